@@ -1,0 +1,49 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both bootstrap everything they
+# need (a .venv from exact pins, Azurite from the committed package-lock.json).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+AZURITE_RUN := $(PY) -m devtools.azurite run --
+
+.PHONY: setup test lint typecheck pytest demo bench constraints clean
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: $(PY_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(PY_STAMP)
+	$(VENV)/bin/mypy
+
+# pytest's exit code 5 ("no tests collected") fails the build like any other failure.
+pytest: setup
+	$(AZURITE_RUN) $(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+demo: setup
+	$(AZURITE_RUN) $(PY) -m devtools.demo
+
+bench: setup
+	$(AZURITE_RUN) $(PY) -m bench all
+
+constraints: $(PY_STAMP)
+	( echo '# Full transitive pin set, generated with `pip freeze` from requirements-dev.txt.'; \
+	  echo '# Regenerate after changing a pin: make constraints'; \
+	  $(PY) -m pip freeze --exclude-editable ) > constraints.txt
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,15 +1,31 @@
 """The Azure Functions entry point: create the Durable Functions app and register blueprints.
 
-Nothing else belongs here. Each trigger, orchestrator, activity and entity lives in its own
-package and registers itself on a ``df.Blueprint``; this module only collects them.
+Each trigger, orchestrator, activity and entity lives in its own package and registers itself
+on a ``df.Blueprint``; this module only collects them, switches on secret redaction for every log
+record of the worker, and offers ``startup_check`` to hosts that validate before serving.
 """
 
 import azure.durable_functions as df
 import azure.functions as func
 
+from bc_anaplan import redaction
+from bc_anaplan.config import load_settings
+from bc_anaplan.logs import configure_logging
 from triggers import health
+
+redaction.install()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 for blueprint in (health.bp,):
     app.register_functions(blueprint)
+
+
+def startup_check() -> None:
+    """Validate settings and the pipeline file; raises ``ConfigError`` with a one-line message.
+
+    Called by the local host before it serves anything. In Azure the same validation runs on
+    the first use of the configuration (``load_settings`` is cached per worker process).
+    """
+    settings = load_settings()
+    configure_logging(settings.log_level)

@@ -87,7 +87,11 @@ class Azurite:
         ports = (self.blob_port, self.queue_port, self.table_port)
         while not all(_port_answers(p) for p in ports):
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                err = (
+                    self.process.stderr.read().decode(errors="replace")
+                    if self.process.stderr
+                    else ""
+                )
                 raise RuntimeError(f"Azurite exited with {self.process.returncode}: {err.strip()}")
             if time.monotonic() > deadline:
                 self.stop()
@@ -111,7 +115,10 @@ class Azurite:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 

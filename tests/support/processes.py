@@ -31,7 +31,11 @@ class SandboxProcess:
     def start(self) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "sandbox", "serve", *self.args]
         self.process = subprocess.Popen(
-            cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cmd,
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
         threading.Thread(target=self._drain_stderr, daemon=True).start()
@@ -41,7 +45,9 @@ class SandboxProcess:
         reader.join(self.timeout_s)
         if not line or not line[0].strip():
             self.stop()
-            raise RuntimeError("sandbox did not print its JSON line:\n" + "".join(self.stderr_lines))
+            raise RuntimeError(
+                "sandbox did not print its JSON line:\n" + "".join(self.stderr_lines)
+            )
         self.info = json.loads(line[0])
         return self.info
 

@@ -1,0 +1,370 @@
+"""Typed configuration: app settings from the environment plus the pipeline file, validated once.
+
+Every setting the connector reads is declared in ``SETTINGS`` (name, meaning, default), so the
+README table, the Bicep consistency test and the loader cannot drift apart. ``load_settings()``
+reads them all, checks them, loads the pipeline file (``bc_anaplan.pipeline``) and returns one
+frozen ``Settings`` object; anything missing or malformed raises ``ConfigError`` with a single
+line that names the setting and says what is expected. Nothing deeper in a run reads
+``os.environ`` for configuration.
+
+Secrets are not settings: only their Key Vault location is. Secret values are read through
+``bc_anaplan.secrets``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from bc_anaplan.pipeline import Pipeline, load_pipelines
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A setting or the pipeline file is missing or invalid. The message is one line."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    meaning: str
+    default: str | None = None
+    required: bool = False
+
+
+# Every app setting the connector reads. Order = README order.
+SETTINGS: tuple[Setting, ...] = (
+    # Business Central and Entra ID
+    Setting(
+        "BC_TENANT_ID",
+        "Entra ID tenant id (GUID) of the Business Central environment",
+        required=True,
+    ),
+    Setting("BC_ENVIRONMENT", "Business Central environment name, e.g. Production", required=True),
+    Setting(
+        "BC_CLIENT_ID",
+        "application (client) id of the Entra app registration for BC",
+        required=True,
+    ),
+    Setting(
+        "BC_COMPANY_ID", "BC company id (GUID), referenced from connector.toml as ${BC_COMPANY_ID}"
+    ),
+    Setting(
+        "BC_API_BASE_URL", "Business Central API host", "https://api.businesscentral.dynamics.com"
+    ),
+    Setting("ENTRA_AUTHORITY_HOST", "Entra ID authority host", "https://login.microsoftonline.com"),
+    Setting("BC_RATE_LIMIT_PER_MINUTE", "client-side request budget towards BC per process", "600"),
+    # Anaplan
+    Setting("ANAPLAN_AUTH_URL", "Anaplan authentication API host", "https://auth.anaplan.com"),
+    Setting(
+        "ANAPLAN_API_URL",
+        "Anaplan Integration API host (paths start /2/0)",
+        "https://api.anaplan.com",
+    ),
+    Setting("ANAPLAN_WORKSPACE_ID", "Anaplan workspace id, referenced from connector.toml"),
+    Setting("ANAPLAN_MODEL_ID", "Anaplan model id, referenced from connector.toml"),
+    Setting("ANAPLAN_AUTH_MODE", "basic or certificate", "basic"),
+    Setting("ANAPLAN_USER", "Anaplan integration user (required for basic auth)"),
+    Setting(
+        "ANAPLAN_CERT_FORMAT", "certificate login payload: v2 (timestamped) or v1 (legacy)", "v2"
+    ),
+    Setting("ANAPLAN_RATE_LIMIT_PER_MINUTE", "client-side request budget towards Anaplan", "600"),
+    # Secrets
+    Setting("KEY_VAULT_URL", "Key Vault holding the secrets; unset = secrets from environment"),
+    Setting("SECRET_CACHE_TTL_SECONDS", "how long secret values are cached in memory", "300"),
+    # HTTP behaviour shared by every outbound call
+    Setting("CONNECTOR_CA_BUNDLE", "PEM file of extra CAs to trust (the local sandbox's CA)"),
+    Setting("HTTP_CONNECT_TIMEOUT_SECONDS", "TCP/TLS connect timeout", "10"),
+    Setting(
+        "HTTP_READ_TIMEOUT_SECONDS", "read timeout per response (Anaplan blocks while busy)", "120"
+    ),
+    Setting("HTTP_MAX_ATTEMPTS", "attempts per request for retriable failures", "6"),
+    Setting("HTTP_BACKOFF_BASE_SECONDS", "first backoff step (full jitter, doubling)", "1"),
+    Setting("HTTP_BACKOFF_CAP_SECONDS", "largest backoff step", "60"),
+    Setting(
+        "HTTP_MAX_RETRY_AFTER_SECONDS",
+        "longest Retry-After the connector waits inline; "
+        "longer ones fail the call so the orchestration can wait durably",
+        "300",
+    ),
+    # Storage and runtime
+    Setting(
+        "AzureWebJobsStorage",
+        "storage connection string (task hub and audit tables); "
+        "or use AzureWebJobsStorage__accountName for identity-based access",
+    ),
+    Setting("AzureWebJobsStorage__accountName", "storage account name for identity-based access"),
+    Setting("TASK_HUB_NAME", "Durable Functions task hub name (host.json)", "bcanaplan"),
+    Setting("CONNECTOR_CONFIG_PATH", "pipeline file, relative to the app root", "connector.toml"),
+    Setting("LOG_LEVEL", "log level of the connector's loggers", "INFO"),
+)
+SETTING_NAMES = frozenset(s.name for s in SETTINGS)
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_TASK_HUB = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,44}$")
+
+
+@dataclass(frozen=True)
+class BcSettings:
+    tenant_id: str
+    environment: str
+    client_id: str
+    api_base_url: str
+    authority_host: str
+    rate_limit_per_minute: int
+
+
+@dataclass(frozen=True)
+class AnaplanSettings:
+    auth_url: str
+    api_url: str
+    auth_mode: Literal["basic", "certificate"]
+    user: str | None
+    cert_format: Literal["v2", "v1"]
+    rate_limit_per_minute: int
+
+
+@dataclass(frozen=True)
+class SecretSettings:
+    key_vault_url: str | None
+    cache_ttl_s: float
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    ca_bundle: str | None
+    connect_timeout_s: float
+    read_timeout_s: float
+    max_attempts: int
+    backoff_base_s: float
+    backoff_cap_s: float
+    max_retry_after_s: float
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    connection_string: str | None
+    account_name: str | None
+    task_hub: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    bc: BcSettings
+    anaplan: AnaplanSettings
+    secrets: SecretSettings
+    http: HttpSettings
+    storage: StorageSettings
+    config_path: Path
+    log_level: str
+    pipelines: tuple[Pipeline, ...]
+
+    def pipeline(self, name: str | None = None) -> Pipeline:
+        """The named pipeline, or the first one when ``name`` is empty."""
+        if not name:
+            return self.pipelines[0]
+        for pipeline in self.pipelines:
+            if pipeline.name == name:
+                return pipeline
+        known = ", ".join(p.name for p in self.pipelines)
+        raise ConfigError(
+            f"pipeline {name!r} is not defined in {self.config_path} (known: {known})"
+        )
+
+
+class _Reader:
+    """Reads declared settings from an environment mapping, raising ConfigError on bad values."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.specs = {s.name: s for s in SETTINGS}
+
+    def raw(self, name: str) -> str | None:
+        spec = self.specs[name]  # KeyError here is a programming error: undeclared setting
+        value = self.environ.get(name, "").strip()
+        if value:
+            return value
+        if spec.required:
+            raise ConfigError(f"setting {name} is missing: expected {spec.meaning}")
+        return spec.default
+
+    def text(self, name: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            raise ConfigError(f"setting {name} is missing: expected {self.specs[name].meaning}")
+        return value
+
+    def guid(self, name: str) -> str:
+        value = self.text(name)
+        if not _GUID.match(value):
+            raise ConfigError(
+                f"setting {name} must be a GUID like "
+                f"00000000-0000-0000-0000-000000000000, got {value!r}"
+            )
+        return value.lower()
+
+    def https_url(self, name: str) -> str:
+        value = self.text(name).rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.netloc:
+            raise ConfigError(f"setting {name} must be an https:// URL, got {value!r}")
+        return value
+
+    def optional_https_url(self, name: str) -> str | None:
+        return self.https_url(name) if self.raw(name) else None
+
+    def number(self, name: str, minimum: float, maximum: float) -> float:
+        value = self.text(name)
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"setting {name} must be a number, got {value!r}") from None
+        if not minimum <= number <= maximum:
+            raise ConfigError(
+                f"setting {name} must be between {minimum:g} and {maximum:g}, got {value!r}"
+            )
+        return number
+
+    def integer(self, name: str, minimum: int, maximum: int) -> int:
+        value = self.text(name)
+        if not re.fullmatch(r"\d+", value):
+            raise ConfigError(f"setting {name} must be a whole number, got {value!r}")
+        return int(self.number(name, minimum, maximum))
+
+    def choice(self, name: str, options: tuple[str, ...]) -> str:
+        value = self.text(name).lower()
+        if value not in options:
+            raise ConfigError(
+                f"setting {name} must be one of {', '.join(options)}, got {self.raw(name)!r}"
+            )
+        return value
+
+
+def _bc(r: _Reader) -> BcSettings:
+    return BcSettings(
+        tenant_id=r.guid("BC_TENANT_ID"),
+        environment=r.text("BC_ENVIRONMENT"),
+        client_id=r.guid("BC_CLIENT_ID"),
+        api_base_url=r.https_url("BC_API_BASE_URL"),
+        authority_host=r.https_url("ENTRA_AUTHORITY_HOST"),
+        rate_limit_per_minute=r.integer("BC_RATE_LIMIT_PER_MINUTE", 1, 100_000),
+    )
+
+
+def _anaplan(r: _Reader) -> AnaplanSettings:
+    mode = r.choice("ANAPLAN_AUTH_MODE", ("basic", "certificate"))
+    user = r.raw("ANAPLAN_USER")
+    if mode == "basic" and not user:
+        raise ConfigError(
+            "setting ANAPLAN_USER is missing: basic authentication "
+            "(ANAPLAN_AUTH_MODE=basic) needs the Anaplan integration user's login"
+        )
+    return AnaplanSettings(
+        auth_url=r.https_url("ANAPLAN_AUTH_URL"),
+        api_url=r.https_url("ANAPLAN_API_URL"),
+        auth_mode="basic" if mode == "basic" else "certificate",
+        user=user,
+        cert_format="v1" if r.choice("ANAPLAN_CERT_FORMAT", ("v2", "v1")) == "v1" else "v2",
+        rate_limit_per_minute=r.integer("ANAPLAN_RATE_LIMIT_PER_MINUTE", 1, 100_000),
+    )
+
+
+def _http(r: _Reader) -> HttpSettings:
+    ca_bundle = r.raw("CONNECTOR_CA_BUNDLE")
+    if ca_bundle and not Path(ca_bundle).is_file():
+        raise ConfigError(
+            f"setting CONNECTOR_CA_BUNDLE must name a readable PEM file, "
+            f"{ca_bundle!r} does not exist"
+        )
+    return HttpSettings(
+        ca_bundle=ca_bundle,
+        connect_timeout_s=r.number("HTTP_CONNECT_TIMEOUT_SECONDS", 0.1, 300),
+        read_timeout_s=r.number("HTTP_READ_TIMEOUT_SECONDS", 1, 3600),
+        max_attempts=r.integer("HTTP_MAX_ATTEMPTS", 1, 20),
+        backoff_base_s=r.number("HTTP_BACKOFF_BASE_SECONDS", 0, 60),
+        backoff_cap_s=r.number("HTTP_BACKOFF_CAP_SECONDS", 0, 600),
+        max_retry_after_s=r.number("HTTP_MAX_RETRY_AFTER_SECONDS", 0, 3600),
+    )
+
+
+def _storage(r: _Reader) -> StorageSettings:
+    connection = r.raw("AzureWebJobsStorage")
+    account = r.raw("AzureWebJobsStorage__accountName")
+    if not connection and not account:
+        raise ConfigError(
+            "setting AzureWebJobsStorage is missing: expected a storage "
+            "connection string (or AzureWebJobsStorage__accountName for "
+            "identity-based access)"
+        )
+    if (
+        connection
+        and "AccountName=" not in connection
+        and "UseDevelopmentStorage" not in connection
+    ):
+        raise ConfigError(
+            "setting AzureWebJobsStorage must be a storage connection string "
+            "(AccountName=...;AccountKey=...;...)"
+        )
+    task_hub = r.text("TASK_HUB_NAME")
+    if not _TASK_HUB.match(task_hub):
+        raise ConfigError(
+            f"setting TASK_HUB_NAME must be 3-45 letters and digits starting "
+            f"with a letter, got {task_hub!r}"
+        )
+    return StorageSettings(connection or None, account or None, task_hub)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting and the pipeline file. Raises ``ConfigError``.
+
+    With ``environ=None`` the result is cached for the process (settings do not change while a
+    Functions worker lives); pass a mapping to load a specific environment uncached.
+    """
+    if environ is None:
+        global _cached
+        if _cached is None:
+            _cached = _load(os.environ)
+        return _cached
+    return _load(environ)
+
+
+def _load(environ: Mapping[str, str]) -> Settings:
+    r = _Reader(environ)
+    config_path = Path(r.text("CONNECTOR_CONFIG_PATH"))
+    if not config_path.is_absolute():
+        config_path = APP_ROOT / config_path
+    secrets = SecretSettings(
+        key_vault_url=r.optional_https_url("KEY_VAULT_URL"),
+        cache_ttl_s=r.number("SECRET_CACHE_TTL_SECONDS", 0, 86_400),
+    )
+    log_level = r.choice("LOG_LEVEL", ("debug", "info", "warning", "error")).upper()
+    settings = Settings(
+        bc=_bc(r),
+        anaplan=_anaplan(r),
+        secrets=secrets,
+        http=_http(r),
+        storage=_storage(r),
+        config_path=config_path,
+        log_level=log_level,
+        pipelines=(),
+    )
+    try:
+        pipelines = load_pipelines(config_path, environ, SETTING_NAMES)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return replace(settings, pipelines=pipelines)
+
+
+_cached: Settings | None = None
+
+
+def reset_cache() -> None:
+    """Forget the cached settings (tests that change the environment call this)."""
+    global _cached
+    _cached = None

@@ -1,0 +1,189 @@
+"""Named secrets, read from Azure Key Vault when one is configured, else from the environment.
+
+The connector needs a handful of secrets (``SECRETS``). In Azure they live in Key Vault and are
+read with ``SecretClient`` and ``DefaultAzureCredential`` (the app's managed identity); locally,
+an environment variable holds the value, or ``<NAME>_FILE`` names a file that does (handy for
+PEM certificates, which do not fit in one line).
+
+Values are cached in memory for ``SECRET_CACHE_TTL_SECONDS`` so that a rotated secret is picked
+up without a restart, registered with the log redaction as soon as they are read, and never put
+into exception messages: errors name the secret and where it was looked for, not its value.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bc_anaplan import redaction
+from bc_anaplan.config import Settings
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    key: str  # how the code asks for it
+    vault_name: str  # Key Vault secret name
+    env_name: str  # environment variable when no Key Vault is configured
+    meaning: str
+
+
+SECRETS: tuple[SecretSpec, ...] = (
+    SecretSpec(
+        "bc_client_secret",
+        "bc-client-secret",
+        "BC_CLIENT_SECRET",
+        "client secret of the Entra app registration used for Business Central",
+    ),
+    SecretSpec(
+        "anaplan_password",
+        "anaplan-password",
+        "ANAPLAN_PASSWORD",
+        "password of the Anaplan integration user (basic authentication)",
+    ),
+    SecretSpec(
+        "anaplan_certificate",
+        "anaplan-certificate",
+        "ANAPLAN_CERTIFICATE",
+        "PEM certificate of the Anaplan integration user (certificate authentication)",
+    ),
+    SecretSpec(
+        "anaplan_private_key",
+        "anaplan-private-key",
+        "ANAPLAN_PRIVATE_KEY",
+        "PEM private key matching the Anaplan certificate",
+    ),
+    SecretSpec(
+        "bc_webhook_client_state",
+        "bc-webhook-client-state",
+        "BC_WEBHOOK_CLIENT_STATE",
+        "shared secret BC echoes in every webhook notification (clientState)",
+    ),
+)
+_BY_KEY = {s.key: s for s in SECRETS}
+
+
+class SecretError(Exception):
+    """A secret could not be read. The message names the secret, never its value."""
+
+
+VaultReader = Callable[[str], str]
+
+
+def key_vault_reader(settings: Settings) -> VaultReader:
+    """Read secrets from the configured Key Vault with the app's Azure identity."""
+    from azure.identity import DefaultAzureCredential
+    from azure.keyvault.secrets import SecretClient
+
+    vault_url = settings.secrets.key_vault_url
+    assert vault_url is not None
+    transport_options: dict[str, Any] = {}
+    if settings.http.ca_bundle:
+        transport_options["connection_verify"] = settings.http.ca_bundle
+    # Outside the public cloud (sovereign clouds, the local sandbox) MSAL must not ask
+    # login.microsoftonline.com to validate the authority, and a vault that is not under a
+    # ".vault." domain cannot pass the SDK's challenge-resource check.
+    public_authority = settings.bc.authority_host == "https://login.microsoftonline.com"
+    credential = DefaultAzureCredential(
+        disable_instance_discovery=not public_authority,
+        exclude_interactive_browser_credential=True,
+        **transport_options,
+    )
+    client = SecretClient(
+        vault_url,
+        credential,
+        verify_challenge_resource=".vault." in (urlsplit(vault_url).hostname or ""),
+        **transport_options,
+    )
+
+    def read(name: str) -> str:
+        value = client.get_secret(name).value
+        if value is None:
+            raise SecretError(f"secret {name} in Key Vault {vault_url} has no value")
+        return str(value)
+
+    return read
+
+
+class SecretStore:
+    """Looks secrets up by key, with an in-memory TTL cache. Thread-safe."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        vault_reader: VaultReader | None = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._vault_url = settings.secrets.key_vault_url
+        self._ttl = settings.secrets.cache_ttl_s
+        self._environ = os.environ if environ is None else environ
+        self._clock = clock
+        self._cache: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+        self._vault_reader = vault_reader
+        self._settings = settings
+
+    def get(self, key: str) -> str:
+        spec = _BY_KEY.get(key)
+        if spec is None:
+            raise SecretError(f"unknown secret {key!r}; known: {', '.join(_BY_KEY)}")
+        now = self._clock()
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached and cached[1] > now:
+                return cached[0]
+        value = self._read(spec)
+        redaction.register_secret(value)
+        with self._lock:
+            self._cache[key] = (value, now + self._ttl)
+        return value
+
+    def _read(self, spec: SecretSpec) -> str:
+        if self._vault_url:
+            return self._read_vault(spec)
+        return self._read_environment(spec)
+
+    def _read_vault(self, spec: SecretSpec) -> str:
+        if self._vault_reader is None:
+            self._vault_reader = key_vault_reader(self._settings)
+        try:
+            return self._vault_reader(spec.vault_name)
+        except SecretError:
+            raise
+        except Exception as exc:  # the SDK's errors may carry response details: keep the type
+            status = getattr(exc, "status_code", None)
+            detail = f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
+            raise SecretError(
+                f"secret {spec.vault_name} ({spec.meaning}) could not be read from Key Vault "
+                f"{self._vault_url}: {detail}"
+            ) from None
+
+    def _read_environment(self, spec: SecretSpec) -> str:
+        value = self._environ.get(spec.env_name, "")
+        if value.strip():
+            return value.strip()
+        file_name = self._environ.get(spec.env_name + "_FILE", "").strip()
+        if file_name:
+            try:
+                return Path(file_name).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SecretError(
+                    f"secret {spec.env_name}_FILE names {file_name}, which cannot be read "
+                    f"({exc.strerror})"
+                ) from None
+        raise SecretError(
+            f"secret {spec.env_name} is missing: expected {spec.meaning} in the environment "
+            f"(or a file named by {spec.env_name}_FILE), or set KEY_VAULT_URL"
+        )
+
+    def forget(self, key: str) -> None:
+        """Drop a cached value, e.g. after the service rejected it (it may have rotated)."""
+        with self._lock:
+            self._cache.pop(key, None)

@@ -75,30 +75,49 @@ class SecretError(Exception):
 VaultReader = Callable[[str], str]
 
 
-def key_vault_reader(settings: Settings) -> VaultReader:
-    """Read secrets from the configured Key Vault with the app's Azure identity."""
-    from azure.identity import DefaultAzureCredential
+def key_vault_reader(settings: Settings, environ: Mapping[str, str]) -> VaultReader:
+    """Read secrets from the configured Key Vault with the app's Azure identity.
+
+    In Azure that identity is the Function App's managed identity (``DefaultAzureCredential``).
+    Where no managed identity exists (a developer machine, the local sandbox) the Azure SDK's
+    documented variables ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID`` and ``AZURE_CLIENT_SECRET``
+    (and optionally ``AZURE_AUTHORITY_HOST``) select a service principal instead.
+    """
+    from azure.identity import ClientSecretCredential, DefaultAzureCredential
     from azure.keyvault.secrets import SecretClient
 
     vault_url = settings.secrets.key_vault_url
     assert vault_url is not None
-    transport_options: dict[str, Any] = {}
+    transport: dict[str, Any] = {}
     if settings.http.ca_bundle:
-        transport_options["connection_verify"] = settings.http.ca_bundle
+        transport["connection_verify"] = settings.http.ca_bundle
+    authority = environ.get("AZURE_AUTHORITY_HOST", "").strip() or settings.bc.authority_host
     # Outside the public cloud (sovereign clouds, the local sandbox) MSAL must not ask
-    # login.microsoftonline.com to validate the authority, and a vault that is not under a
-    # ".vault." domain cannot pass the SDK's challenge-resource check.
-    public_authority = settings.bc.authority_host == "https://login.microsoftonline.com"
-    credential = DefaultAzureCredential(
-        disable_instance_discovery=not public_authority,
-        exclude_interactive_browser_credential=True,
-        **transport_options,
-    )
+    # login.microsoftonline.com to validate the authority.
+    private_authority = authority.rstrip("/") != "https://login.microsoftonline.com"
+    credential: Any
+    if environ.get("AZURE_CLIENT_SECRET", "").strip():
+        credential = ClientSecretCredential(
+            environ.get("AZURE_TENANT_ID", settings.bc.tenant_id),
+            environ.get("AZURE_CLIENT_ID", settings.bc.client_id),
+            environ["AZURE_CLIENT_SECRET"],
+            authority=authority,
+            disable_instance_discovery=private_authority,
+            **transport,
+        )
+    else:
+        credential = DefaultAzureCredential(
+            exclude_interactive_browser_credential=True,
+            disable_instance_discovery=private_authority,
+            **transport,
+        )
     client = SecretClient(
         vault_url,
         credential,
+        # a vault outside a ".vault." domain (the sandbox) cannot pass the SDK's check that the
+        # challenge's resource matches the vault host
         verify_challenge_resource=".vault." in (urlsplit(vault_url).hostname or ""),
-        **transport_options,
+        **transport,
     )
 
     def read(name: str) -> str:
@@ -152,7 +171,7 @@ class SecretStore:
 
     def _read_vault(self, spec: SecretSpec) -> str:
         if self._vault_reader is None:
-            self._vault_reader = key_vault_reader(self._settings)
+            self._vault_reader = key_vault_reader(self._settings, self._environ)
         try:
             return self._vault_reader(spec.vault_name)
         except SecretError:

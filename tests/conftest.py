@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from bc_anaplan.config import Settings, load_settings
+from bc_anaplan.secrets import SecretStore
 from devtools.azurite import CONNECTION_ENV, Azurite
 from tests.support.processes import running_sandbox
 
@@ -37,3 +39,20 @@ def sandbox() -> Iterator[dict[str, Any]]:
     """
     with running_sandbox("--scale", "small", "--fast") as info:
         yield info
+
+
+@pytest.fixture(scope="session")
+def connector_env(sandbox: dict[str, Any], azurite: str) -> dict[str, str]:
+    """The environment that points the connector at the shared sandbox and Azurite."""
+    return {**sandbox["connector_env"], "AzureWebJobsStorage": azurite}
+
+
+@pytest.fixture(scope="session")
+def settings(connector_env: dict[str, str]) -> Settings:
+    """Validated connector settings for the shared sandbox (secrets come from its Key Vault)."""
+    return load_settings(connector_env)
+
+
+@pytest.fixture(scope="session")
+def secret_store(settings: Settings, connector_env: dict[str, str]) -> SecretStore:
+    return SecretStore(settings, environ=connector_env)

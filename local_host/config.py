@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import sys
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,7 +82,17 @@ def load_app(spec: str) -> tuple[Any, ModuleType]:
     return getattr(module, attribute or "app"), module
 
 
+_indexes: weakref.WeakKeyDictionary[Any, FunctionIndex] = weakref.WeakKeyDictionary()
+
+
 def index_app(app: Any) -> FunctionIndex:
+    """Index once per app object: ``get_functions()`` refuses to index the same app twice."""
+    if app not in _indexes:
+        _indexes[app] = _index(app)
+    return _indexes[app]
+
+
+def _index(app: Any) -> FunctionIndex:
     index = FunctionIndex()
     for function in app.get_functions():
         bindings = json.loads(function.get_function_json())["bindings"]

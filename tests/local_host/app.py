@@ -23,6 +23,7 @@ calls: Counter[str] = Counter()
 _calls_lock = threading.Lock()
 ticks: list[float] = []
 nondeterministic_choice = {"activity": "greet"}
+release_slow_greet = threading.Event()
 
 
 def _count(key: str) -> int:
@@ -36,6 +37,12 @@ def _count(key: str) -> int:
 
 @app.activity_trigger(input_name="name")
 def greet(name: str) -> str:
+    return f"Hello {name}"
+
+
+@app.activity_trigger(input_name="name")
+def slow_greet(name: str) -> str:
+    release_slow_greet.wait(timeout=10)
     return f"Hello {name}"
 
 

@@ -216,8 +216,16 @@ def anaplan(sandbox: dict[str, Any]) -> Iterator[AnaplanKit]:
 
 
 def test_json_line_has_the_anaplan_fields(sandbox: dict[str, Any]) -> None:
-    for field in ("anaplan_auth", "anaplan_api", "anaplan_user", "anaplan_password",
-                  "anaplan_cert", "anaplan_key", "workspace_id", "model_id"):  # fmt: skip
+    for field in (
+        "anaplan_auth",
+        "anaplan_api",
+        "anaplan_user",
+        "anaplan_password",
+        "anaplan_cert",
+        "anaplan_key",
+        "workspace_id",
+        "model_id",
+    ):
         assert sandbox[field], field
     assert sandbox["workspace_id"] == sandbox["workspace_id"].lower()
     assert sandbox["model_id"] == sandbox["model_id"].upper()

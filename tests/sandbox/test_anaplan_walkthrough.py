@@ -124,8 +124,11 @@ def test_third_party_walk_through(own_sandbox: dict[str, Any]) -> None:
     assert amounts[("61020", "Jan 26")] == Decimal("0.01")
 
     # 7. an import with bad rows, then its dump
-    bad_rows = ["61010,CC100,ADMIN,Jan 26,5,5", "99999,CC100,ADMIN,Jan 26,5,5",
-                "61010,CC100,ADMIN,Jan 26,abc,1"]  # fmt: skip
+    bad_rows = [
+        "61010,CC100,ADMIN,Jan 26,5,5",
+        "99999,CC100,ADMIN,Jan 26,5,5",
+        "61010,CC100,ADMIN,Jan 26,abc,1",
+    ]
     bad = header + "\n" + "\n".join(bad_rows) + "\n"
     client.put(
         f"{base}/files/{file_id}",

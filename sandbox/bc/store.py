@@ -1,0 +1,303 @@
+"""The company's records: master data from ``sandbox.masterdata``, plus everything that changes.
+
+Rows are plain dicts of *typed* values keyed by API field name (dates as ``date``, datetimes as
+epoch milliseconds, enums as their plain option names); keys starting with ``_`` are internal
+(row version for the ETag, dimension set, blocked flags the API page does not expose). Every write
+goes through ``touch`` (new row version, ``lastModifiedDateTime`` from the simulated clock) and
+``changed`` (webhook listeners), so no path can forget either.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import random
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sandbox.bc.encoding import BLANK_DATE, sql_datetime_ms
+from sandbox.bc.ledger import GeneralLedger
+from sandbox.common.clock import SimClock
+from sandbox.masterdata import MasterData
+
+Row = dict[str, Any]
+ChangeListener = Callable[[str, Row, str], None]  # (entity set, row, change type)
+
+# When the company was set up in BC: master data rows carry this as their last change.
+SETUP_TIME = datetime(2024, 12, 16, 8, 0, tzinfo=UTC)
+GENERAL_TEMPLATE = "GENERAL"
+_STREETS = ("High", "Station", "Mill", "Church", "Park")
+
+
+def moment_ms(moment: datetime) -> int:
+    return sql_datetime_ms(moment.timestamp())
+
+
+class Company:
+    def __init__(self, data: MasterData, ledger: GeneralLedger, clock: SimClock, seed: int) -> None:
+        self.id = data.company_id
+        self.name = data.company_name
+        self.data = data
+        self.ledger = ledger
+        self.clock = clock
+        self._versions = itertools.count(1_000_000)
+        self._ids = random.Random(f"bc-new-ids:{seed}")
+        self.listeners: list[ChangeListener] = []
+        self._held: list[tuple[str, Row, str]] | None = None
+        # sort keys of deleted rows, so a $skiptoken naming one still resumes at the right place
+        self.tombstones: dict[str, tuple[Any, ...]] = {}
+        self.horizon_ms = sql_datetime_ms(clock.time() - 3600)
+        self.accounts: dict[str, Row] = {}
+        self.dimensions: dict[str, Row] = {}
+        self.dimension_values: dict[str, Row] = {}
+        self.employees: dict[str, Row] = {}
+        self.journals: dict[str, Row] = {}
+        self.journal_lines: dict[str, Row] = {}
+        self.purchase_orders: dict[str, Row] = {}
+        self.purchase_lines: dict[str, Row] = {}
+        self._load_accounts()
+        self._load_dimensions()
+        self._load_employees()
+        self._load_journals()
+
+    # --- bookkeeping shared by every write ---------------------------------------------------
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    def now_ms(self) -> int:
+        return sql_datetime_ms(self.clock.time())
+
+    def touch(self, row: Row, stamp: bool = True) -> Row:
+        row["_v"] = next(self._versions)
+        if stamp and "lastModifiedDateTime" in row:
+            row["lastModifiedDateTime"] = self.now_ms()
+        return row
+
+    def changed(self, entity_set: str, row: Row, change_type: str) -> None:
+        if self._held is not None:
+            self._held.append((entity_set, row, change_type))
+            return
+        for listener in list(self.listeners):
+            listener(entity_set, row, change_type)
+
+    def hold_changes(self) -> None:
+        """Collect change notifications instead of sending them (a transactional ``$batch``)."""
+        self._held = []
+
+    def release_changes(self, commit: bool) -> None:
+        held, self._held = self._held or [], None
+        if commit:
+            for change in held:
+                self.changed(*change)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a transactional ``$batch`` may change, to restore on failure."""
+        return {
+            name: copy.deepcopy(getattr(self, name))
+            for name in (
+                "employees",
+                "journals",
+                "journal_lines",
+                "dimension_values",
+                "purchase_orders",
+                "purchase_lines",
+                "tombstones",
+            )
+        } | {"ledger": self.ledger.snapshot()}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Put a snapshot back *in place*: collections hold references to these dicts."""
+        self.ledger.restore(snapshot.pop("ledger"))
+        for name, saved in snapshot.items():
+            current = getattr(self, name)
+            current.clear()
+            current.update(saved)
+
+    def _setup_stamp(self, offset_s: int) -> dict[str, int]:
+        return {
+            "lastModifiedDateTime": moment_ms(SETUP_TIME) + offset_s * 1000,
+            "_v": next(self._versions),
+        }
+
+    # --- accounts ----------------------------------------------------------------------------
+    def _load_accounts(self) -> None:
+        for i, a in enumerate(self.data.accounts):
+            self.accounts[a.id] = {
+                "id": a.id,
+                "number": a.number,
+                "displayName": a.name,
+                "category": a.category or " ",
+                "subCategory": a.sub_category,
+                "blocked": a.blocked,
+                "accountType": a.account_type,
+                "directPosting": a.direct_posting,
+                "netChange": 0,
+                "consolidationTranslationMethod": "Average Rate (Manual)",
+                "consolidationDebitAccount": "",
+                "consolidationCreditAccount": "",
+                "excludeFromConsolidation": False,
+                **self._setup_stamp(i),
+            }
+        self.account_by_number = {row["number"]: row for row in self.accounts.values()}
+
+    # --- dimensions --------------------------------------------------------------------------
+    def _load_dimensions(self) -> None:
+        offset = len(self.accounts)
+        for d in self.data.dimensions:
+            self.dimensions[d.id] = {
+                "id": d.id,
+                "code": d.code,
+                "displayName": d.name,
+                "consolidationCode": "",
+                **self._setup_stamp(offset),
+            }
+            offset += 1
+            for v in d.values:
+                self.dimension_values[v.id] = {
+                    "id": v.id,
+                    "code": v.code,
+                    "dimensionId": d.id,
+                    "displayName": v.name,
+                    "consolidationCode": "",
+                    "_dimension": d.code,
+                    "_blocked": v.blocked,
+                    **self._setup_stamp(offset),
+                }
+                offset += 1
+
+    def dimension_by_code(self, code: str) -> Row | None:
+        return next((d for d in self.dimensions.values() if d["code"] == code.upper()), None)
+
+    def value_by_code(self, dimension_code: str, code: str) -> Row | None:
+        dimension_code, code = dimension_code.upper(), code.upper()
+        return next(
+            (
+                v
+                for v in self.dimension_values.values()
+                if v["_dimension"] == dimension_code and v["code"] == code
+            ),
+            None,
+        )
+
+    def dimension_set_lines(
+        self, parent_id: str, parent_type: str, value_ids: Iterable[str]
+    ) -> list[Row]:
+        """The dimension set of a parent as ``dimensionSetLines`` rows (id = the Dimension's id)."""
+        rows = []
+        for value_id in value_ids:
+            value = self.dimension_values[value_id]
+            dimension = self.dimensions[value["dimensionId"]]
+            rows.append(
+                {
+                    "id": dimension["id"],
+                    "code": dimension["code"],
+                    "consolidationCode": dimension["consolidationCode"],
+                    "parentId": parent_id,
+                    "parentType": parent_type,
+                    "displayName": dimension["displayName"],
+                    "valueId": value["id"],
+                    "valueCode": value["code"],
+                    "valueConsolidationCode": value["consolidationCode"],
+                    "valueDisplayName": value["displayName"],
+                    "_v": value["_v"],
+                }
+            )
+        rows.sort(key=lambda r: r["code"])
+        return rows
+
+    # --- employees ---------------------------------------------------------------------------
+    def _load_employees(self) -> None:
+        rng = random.Random(f"employee-addresses:{self.data.company_id}")
+        cities = [
+            ("Birmingham", "B1 1AA"),
+            ("Coventry", "CV1 2AB"),
+            ("Leeds", "LS1 4DY"),
+            ("Manchester", "M1 1AE"),
+            ("Wolverhampton", "WV1 1AA"),
+            ("Derby", "DE1 2FS"),
+        ]
+        for e in self.data.employees:
+            city, postcode = rng.choice(cities)
+            changed = datetime(
+                e.employment_date.year,
+                e.employment_date.month,
+                e.employment_date.day,
+                9,
+                tzinfo=UTC,
+            )
+            if e.termination_date:
+                t = e.termination_date
+                changed = max(changed, datetime(t.year, t.month, t.day, 17, tzinfo=UTC))
+            department = self.value_by_code("DEPARTMENT", e.department_code)
+            assert department is not None
+            self.employees[e.id] = {
+                "id": e.id,
+                "number": e.number,
+                "displayName": f"{e.given_name} {e.surname}",
+                "givenName": e.given_name,
+                "middleName": "",
+                "surname": e.surname,
+                "jobTitle": e.job_title,
+                "addressLine1": f"{rng.randint(1, 240)} {rng.choice(_STREETS)} Street",
+                "addressLine2": "",
+                "city": city,
+                "state": "",
+                "country": "GB",
+                "postalCode": postcode,
+                "phoneNumber": "",
+                "mobilePhone": f"+44 7700 9{rng.randint(0, 99999):05d}",
+                "email": e.email,
+                "personalEmail": "",
+                "employmentDate": e.employment_date,
+                "terminationDate": e.termination_date or BLANK_DATE,
+                "status": e.status,
+                "birthDate": e.birth_date,
+                "statisticsGroupCode": "",
+                "bankBranchNumber": "",
+                "bankAccountNumber": "",
+                "iban": "",
+                "lastModifiedDateTime": min(moment_ms(changed), self.horizon_ms),
+                "_v": next(self._versions),
+                "_department": department["id"],
+            }
+
+    def default_dimensions(self, employee: Row) -> list[Row]:
+        value = self.dimension_values[employee["_department"]]
+        return [
+            {
+                "id": str(uuid.uuid5(uuid.UUID(employee["id"]), value["dimensionId"])),
+                "parentType": "Employee",
+                "parentId": employee["id"],
+                "dimensionId": value["dimensionId"],
+                "dimensionCode": value["_dimension"],
+                "dimensionValueId": value["id"],
+                "dimensionValueCode": value["code"],
+                "postingValidation": " ",
+                "_v": employee["_v"],
+            }
+        ]
+
+    # --- journals ----------------------------------------------------------------------------
+    def _load_journals(self) -> None:
+        rng = random.Random(f"journals:{self.data.company_id}")
+        for offset, (code, name) in enumerate(
+            (("DEFAULT", "Default Journal Batch"), ("PLAN", "Plan write-back (Anaplan)"))
+        ):
+            journal_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            self.journals[journal_id] = {
+                "id": journal_id,
+                "code": code,
+                "displayName": name,
+                "templateDisplayName": GENERAL_TEMPLATE,
+                "balancingAccountId": "00000000-0000-0000-0000-000000000000",
+                "balancingAccountNumber": "",
+                **self._setup_stamp(10_000 + offset),
+            }
+
+    def lines_of(self, journal_id: str) -> list[Row]:
+        return sorted(
+            (r for r in self.journal_lines.values() if r["journalId"] == journal_id),
+            key=lambda r: r["lineNumber"],
+        )

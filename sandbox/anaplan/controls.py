@@ -109,6 +109,8 @@ async def inspect_tasks(request: web.Request) -> web.Response:
             "objectId": task.object_id,
             "kind": task.kind,
             "userId": task.user_login,
+            "startedMs": task.started_ms,
+            "finishedMs": task.finished_ms,
         }
         for task in state.tasks.all_tasks()
     ]

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sandbox.test_anaplan_kit import cert_auth
+from tests.sandbox.test_anaplan_kit import AnaplanKit, cert_auth
 from tests.support.processes import running_sandbox
 
 
@@ -183,3 +183,41 @@ def test_third_party_walk_through(own_sandbox: dict[str, Any]) -> None:
     assert expired.status_code == 401
     assert expired.json()["status"]["code"] == 401
     client.close()
+
+
+def test_tokens_expire_on_the_simulated_clock_and_uploads_last_48_hours(
+    own_sandbox: dict[str, Any],
+) -> None:
+    kit = AnaplanKit(own_sandbox)
+    kit.login_basic()
+
+    def advance(hours: float) -> None:
+        moved = kit.http.post(kit.url("/_sandbox/clock"), json={"advance_seconds": hours * 3600})
+        assert moved.status_code == 200
+        kit.login_basic()
+
+    stale = kit.headers
+    kit.http.post(kit.url("/_sandbox/clock"), json={"advance_seconds": 35 * 60 + 1})
+    for method, path in (("GET", "/token/validate"), ("POST", "/token/refresh")):
+        response = kit.http.request(method, kit.auth_url(path), headers=stale)
+        assert response.status_code == 401
+        assert response.json()["status"] == "FAILURE_BAD_CREDENTIAL"
+    kit.login_basic()
+    definition = kit.find("imports", "Import Headcount")
+    file_id = definition["importDataSourceId"]
+    sample = kit.get(f"/files/{file_id}").content
+    import_id, task_id, _ = kit.import_csv(
+        "Import Headcount", "Departments,Time,Headcount\nXX,Jan 26,1\nHR,Jan 26,2\n"
+    )
+    dump_path = f"/imports/{import_id}/tasks/{task_id}/dump"
+    advance(47)
+    assert kit.get(f"/files/{file_id}").content != sample  # still the upload
+    assert kit.get(dump_path).status_code == 200  # read: kept another 48 hours
+    advance(2)
+    assert kit.get(f"/files/{file_id}").content == sample  # 49 h after upload: the sample again
+    assert kit.get(dump_path).status_code == 200  # 2 h after its last read
+    advance(47)
+    assert kit.get(dump_path).status_code == 200
+    advance(48.5)
+    assert kit.get(dump_path).status_code == 404
+    kit.close()

@@ -29,6 +29,8 @@ class Collection:
     # rows in default order after the row with a given id, narrowed by the filter's ranges
     scan: Callable[[Node | None, str | None], Iterator[Row]] | None = None
     navigations: dict[str, Callable[[Row], Collection]] = field(default_factory=dict)
+    # shortcut for a plain $expand: the child rows of a row without building a Collection
+    expanders: dict[str, Callable[[Row], list[Row]]] = field(default_factory=dict)
     create: Callable[[dict[str, Any]], Row] | None = None
     update: Callable[[Row, dict[str, Any]], Row] | None = None
     delete: Callable[[Row], None] | None = None

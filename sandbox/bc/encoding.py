@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 BLANK_DATE = date(1, 1, 1)
 # epoch milliseconds of 0001-01-01T00:00:00Z: BC's blank DateTime
@@ -41,10 +42,21 @@ def format_datetime(epoch_ms: int) -> str:
     if epoch_ms <= BLANK_MS:
         return "0001-01-01T00:00:00Z"
     seconds, millis = divmod(epoch_ms, 1000)
-    text = (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    days, seconds = divmod(seconds, 86_400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    text = f"{_day_text(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}"
     if millis:
-        text += "." + f"{millis:03d}".rstrip("0")
+        return f"{text}.{_MILLIS[millis]}Z"
     return text + "Z"
+
+
+@lru_cache(maxsize=4096)
+def _day_text(days_since_epoch: int) -> str:
+    return (_EPOCH + timedelta(days=days_since_epoch)).strftime("%Y-%m-%d")
+
+
+_MILLIS = [f"{m:03d}".rstrip("0") for m in range(1000)]
 
 
 def datetime_to_ms(value: datetime) -> int:
@@ -58,6 +70,7 @@ def format_date(value: date | None) -> str:
     return (value or BLANK_DATE).isoformat()
 
 
+@lru_cache(maxsize=65_536)
 def etag(row_version: int) -> str:
     """A weak ETag in BC's style: base64 of ``'<n>;<row version>;00;'``; opaque to clients."""
     text = f"'19;{row_version:020d};00;'"

@@ -292,9 +292,8 @@ class History:
         """When the entry was posted: the morning after its posting date, in entry order."""
         chunk = self.chunk_of(index)
         start, end = self.start(chunk), self.start(chunk + 1)
-        day = self.day_of_chunk(chunk) + timedelta(days=1)
-        base = int(datetime(day.year, day.month, day.day, 6, tzinfo=UTC).timestamp() * 1000)
-        return base + (index - start) * (12 * 3600 * 1000) // (end - start)
+        base, span = self.chunk_clock(chunk)
+        return base + (index - start) * span // (end - start)
 
     def _set_horizon(self, horizon_s: float) -> None:
         """Entries dated after the sandbox start must still read as posted *before* it."""
@@ -309,12 +308,22 @@ class History:
             )
 
     def last_modified_ms(self, index: int) -> int:
-        natural = self._natural_ms(index)
+        return self.stored_ms(self._natural_ms(index))
+
+    def stored_ms(self, natural: int) -> int:
+        """A natural posting time squeezed before the horizon, at SQL ``datetime`` precision."""
         if self._compress_ratio < 1.0 and natural > self._compress_from_ms:
             natural = self._compress_from_ms + int(
                 (natural - self._compress_from_ms) * self._compress_ratio
             )
         return sql_datetime_ms(natural / 1000)
+
+    def chunk_clock(self, chunk: int) -> tuple[int, int]:
+        """(natural posting time of the chunk's first entry, ms between its entries * length):
+        entry ``start + k`` was posted at ``base + k * span // length``."""
+        day = self.day_of_chunk(chunk) + timedelta(days=1)
+        base = int(datetime(day.year, day.month, day.day, 6, tzinfo=UTC).timestamp() * 1000)
+        return base, 12 * 3600 * 1000
 
     def first_index_modified_after(self, epoch_ms: int, inclusive: bool) -> int:
         lo, hi = 0, self.count

@@ -8,6 +8,7 @@ once: new entries only ever appear after the last one it has read.
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ class GeneralLedger:
         self._posted: list[Row] = []
         self._posted_by_id: dict[str, int] = {}
         self._chunk_totals: list[dict[int, list[int]]] | None = None
+        self._totals_lock = threading.Lock()
         self._posted_rng = random.Random(f"posted:{history.seed}")
 
     @property
@@ -65,6 +67,40 @@ class GeneralLedger:
             "_v": index + 1,
         }
 
+    def history_rows(self, lo: int, hi: int) -> Iterator[Row]:
+        """``history_row`` for ``lo <= index < hi``, with per-chunk work done once per chunk."""
+        h = self.history
+        value_ids, account_ids, numbers = self._value_ids, self._account_ids, self._account_numbers
+        system_id, stored = h.system_id, h.stored_ms
+        index = lo
+        while index < hi:
+            chunk = h.chunk_of(index)
+            start, end = h.start(chunk), h.start(chunk + 1)
+            day = h.day_of_chunk(chunk)
+            entries = h.chunk(chunk)
+            base, span = h.chunk_clock(chunk)
+            length = end - start
+            for i in range(index, min(hi, end)):
+                number, doc_type, account, description, amount, dims = entries[i - start]
+                yield {
+                    "id": system_id(i),
+                    "entryNumber": i + 1,
+                    "postingDate": day,
+                    "documentNumber": number,
+                    "documentType": doc_type,
+                    "accountId": account_ids[account],
+                    "accountNumber": numbers[account],
+                    "description": description,
+                    "debitAmount": amount / 100 if amount > 0 else 0,
+                    "creditAmount": -amount / 100 if amount < 0 else 0,
+                    "additionalCurrencyDebitAmount": 0,
+                    "additionalCurrencyCreditAmount": 0,
+                    "lastModifiedDateTime": stored(base + (i - start) * span // length),
+                    "_dims": tuple(value_ids[v] for v in dims if v >= 0),
+                    "_v": i + 1,
+                }
+            index = min(hi, end)
+
     def position_of(self, system_id: str) -> int | None:
         """0-based position in entry-number order, for ``$skiptoken`` and key lookups."""
         index = self.history.index_of(system_id)
@@ -86,8 +122,7 @@ class GeneralLedger:
         """Rows in entry-number order after position ``after``, skipping what ``node`` excludes
         by range; the caller still applies the full predicate."""
         lo, hi = self._history_range(node)
-        for index in range(max(lo, after + 1), hi):
-            yield self.history_row(index)
+        yield from self.history_rows(max(lo, after + 1), hi)
         base = self.history.count
         for offset in range(max(0, after + 1 - base), len(self._posted)):
             yield self._posted[offset]
@@ -135,10 +170,8 @@ class GeneralLedger:
     def totals(self, first: date | None, last: date | None) -> dict[str, list[int]]:
         """Debit and credit cents per account id for posting dates in ``[first, last]``."""
         h = self.history
-        if self._chunk_totals is None:
-            self._chunk_totals = [self._totals_of_chunk(c) for c in range(h.chunks)]
         result: dict[str, list[int]] = {}
-        for chunk, per_account in enumerate(self._chunk_totals):
+        for chunk, per_account in enumerate(self.chunk_totals()):
             day = h.day_of_chunk(chunk)
             if (first and day < first) or (last and day > last):
                 continue
@@ -154,6 +187,15 @@ class GeneralLedger:
             slot[0] += round(row["debitAmount"] * 100)
             slot[1] += round(row["creditAmount"] * 100)
         return result
+
+    def chunk_totals(self) -> list[dict[int, list[int]]]:
+        """Per-chunk debit/credit cents per account: one pass over the whole history, once.
+        Safe to call from a background thread (generation is pure; the list is built locally)."""
+        with self._totals_lock:
+            if self._chunk_totals is None:
+                chunks = range(self.history.chunks)
+                self._chunk_totals = [self._totals_of_chunk(c) for c in chunks]
+            return self._chunk_totals
 
     def _totals_of_chunk(self, chunk: int) -> dict[int, list[int]]:
         per_account: dict[int, list[int]] = {}

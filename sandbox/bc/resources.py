@@ -64,6 +64,11 @@ class CompanyApi:
                 find=c.ledger.get,
                 scan=self._scan_ledger,
                 navigations={"dimensionSetLines": self._gl_dimensions},
+                expanders={
+                    "dimensionSetLines": lambda r: c.dimension_set_lines(
+                        r["id"], "General Ledger Entry", r["_dims"]
+                    )
+                },
                 webhooks=True,
             ),
             "dimensions": Collection(

@@ -37,7 +37,7 @@ class Field:
     options: tuple[str, ...] = ()  # enum option names, unescaped
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: it keys caches on every rendered row
 class EntityType:
     name: str  # Microsoft.NAV.<name>
     fields: tuple[Field, ...]

@@ -46,6 +46,9 @@ class Company:
         self._ids = random.Random(f"bc-new-ids:{seed}")
         self.listeners: list[ChangeListener] = []
         self._held: list[tuple[str, Row, str]] | None = None
+        # dimension set line rows per (value ids, parent type), minus the parent id: a page of
+        # 20,000 entries shares a few thousand distinct sets
+        self._dimension_line_templates: dict[tuple[Any, ...], list[Row]] = {}
         # sort keys of deleted rows, so a $skiptoken naming one still resumes at the right place
         self.tombstones: dict[str, tuple[Any, ...]] = {}
         self.horizon_ms = sql_datetime_ms(clock.time() - 3600)
@@ -76,6 +79,8 @@ class Company:
         return row
 
     def changed(self, entity_set: str, row: Row, change_type: str) -> None:
+        if entity_set in ("dimensionValues", "dimensions"):
+            self._dimension_line_templates.clear()
         if self._held is not None:
             self._held.append((entity_set, row, change_type))
             return
@@ -185,27 +190,30 @@ class Company:
         self, parent_id: str, parent_type: str, value_ids: Iterable[str]
     ) -> list[Row]:
         """The dimension set of a parent as ``dimensionSetLines`` rows (id = the Dimension's id)."""
-        rows = []
-        for value_id in value_ids:
-            value = self.dimension_values[value_id]
-            dimension = self.dimensions[value["dimensionId"]]
-            rows.append(
-                {
-                    "id": dimension["id"],
-                    "code": dimension["code"],
-                    "consolidationCode": dimension["consolidationCode"],
-                    "parentId": parent_id,
-                    "parentType": parent_type,
-                    "displayName": dimension["displayName"],
-                    "valueId": value["id"],
-                    "valueCode": value["code"],
-                    "valueConsolidationCode": value["consolidationCode"],
-                    "valueDisplayName": value["displayName"],
-                    "_v": value["_v"],
-                }
-            )
-        rows.sort(key=lambda r: r["code"])
-        return rows
+        key = (tuple(value_ids), parent_type)
+        templates = self._dimension_line_templates.get(key)
+        if templates is None:
+            templates = []
+            for value_id in key[0]:
+                value = self.dimension_values[value_id]
+                dimension = self.dimensions[value["dimensionId"]]
+                templates.append(
+                    {
+                        "id": dimension["id"],
+                        "code": dimension["code"],
+                        "consolidationCode": dimension["consolidationCode"],
+                        "parentType": parent_type,
+                        "displayName": dimension["displayName"],
+                        "valueId": value["id"],
+                        "valueCode": value["code"],
+                        "valueConsolidationCode": value["consolidationCode"],
+                        "valueDisplayName": value["displayName"],
+                        "_v": value["_v"],
+                    }
+                )
+            templates.sort(key=lambda r: r["code"])
+            self._dimension_line_templates[key] = templates
+        return [{**t, "parentId": parent_id} for t in templates]
 
     # --- employees ---------------------------------------------------------------------------
     def _load_employees(self) -> None:

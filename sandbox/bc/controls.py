@@ -220,11 +220,11 @@ class Controls:
             if order["status"] not in schema.PURCHASE_ORDER_STATUSES:
                 raise ControlError(f"status must be one of {schema.PURCHASE_ORDER_STATUSES}")
             purchasing.set_dimensions(
-                c, order, str(body.get("department", "PROD")), str(body.get("costCenter", "CC300"))
+                c, order, str(body.get("department", "PROD")), str(body.get("costCenter", "CC320"))
             )
             c.purchase_orders[order["id"]] = order
             for spec in body.get("lines") or [
-                {"accountNumber": "60110", "quantity": 1, "directUnitCost": 100}
+                {"accountNumber": "66010", "quantity": 1, "directUnitCost": 100}
             ]:
                 self._add_order_line(order, spec)
         elif action == "change":

@@ -183,6 +183,8 @@ def set_dimensions(company: Company, order: Row, department: str, cost_center: s
         company.value_by_code("DEPARTMENT", department),
         company.value_by_code("COSTCENTER", cost_center),
     ]
+    if any(v is None for v in values):
+        raise ValueError(f"unknown department {department!r} or cost center {cost_center!r}")
     order["_dims"] = tuple(v["id"] for v in values if v is not None)
     order["shortcutDimension1Code"] = department
     order["shortcutDimension2Code"] = cost_center

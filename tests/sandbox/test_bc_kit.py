@@ -19,6 +19,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -126,6 +127,11 @@ class BcKit:
             f"{self.info['bc']}/_sandbox/clock", json={"advance_seconds": seconds}
         )
         assert response.status_code == 200, response.text
+
+
+def moment(text: str) -> datetime:
+    """A BC datetime as an aware datetime: trimmed milliseconds do not compare as text."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def bc_error(response: httpx.Response, status: int, code: str) -> str:

@@ -108,7 +108,6 @@ class CertificateCredentials:
         self._header = "CACertificate " + base64.b64encode(
             self._certificate_pem.encode("ascii")
         ).decode("ascii")
-        redaction.register_secret(self._header.split(" ", 1)[1])
 
     @property
     def identity(self) -> str:

@@ -125,6 +125,12 @@ class AnaplanClient:
     ) -> tasks.TaskHandle:
         return tasks.start_task(self.api, action, mapping=mapping, locale=locale, clock=self._clock)
 
+    def task_started_since(
+        self, action: Action, since_s: float, *, skew_s: float = 0.0
+    ) -> tasks.TaskHandle | None:
+        """A task of ``action`` created since ``since_s`` (see ``tasks.task_started_since``)."""
+        return tasks.task_started_since(self.api, action, since_s, skew_s=skew_s)
+
     def get_task(self, action: Action, task_id: str) -> tasks.TaskStatus:
         return tasks.get_task(self.api, action, task_id)
 

@@ -352,6 +352,23 @@ def _started_since(api: ModelApi, action: Action, known: set[str], since_s: floa
     return recent[0].task_id if recent else None
 
 
+def task_started_since(
+    api: ModelApi, action: Action, since_s: float, *, skew_s: float = 0.0
+) -> TaskHandle | None:
+    """The first task of ``action`` created at or after ``since_s`` (epoch seconds), if any.
+
+    For an activity that may be retried after a crash: when the caller holds the model's lock
+    since ``since_s``, a task created since then can only be its own, and must be adopted rather
+    than started again. ``skew_s`` widens the window if the caller's clock may run ahead of
+    Anaplan's; keep it small, or an earlier run's task could be taken for this one.
+    """
+    threshold = int((since_s - skew_s) * 1000)  # Anaplan reports whole milliseconds
+    for task in list_tasks(api, action):  # oldest first
+        if task.creation_time_ms is not None and task.creation_time_ms >= threshold:
+            return TaskHandle(action, task.task_id, adopted=True)
+    return None
+
+
 def _task_id_of(answer: Mapping[str, Any]) -> str:
     task = answer.get("task")
     raw = task.get("taskId") if isinstance(task, dict) else answer.get("taskId")

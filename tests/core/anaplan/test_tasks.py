@@ -14,6 +14,7 @@ import pytest
 
 from bc_anaplan.anaplan import (
     AnaplanClient,
+    DumpGoneError,
     ModelArchivedError,
     ModelBusyError,
     ModelLockedError,
@@ -94,6 +95,18 @@ def test_rejected_rows_come_from_the_failure_dump(client: AnaplanClient, control
     ]
     assert "Code is blank" in rejected.rows[0].errors[0]
     assert "Blocked" in rejected.rows[1].errors[0]
+
+
+def test_a_dump_replaced_by_the_next_run_is_reported_gone(client: AnaplanClient) -> None:
+    action = client.find_import("Import Cost Centers")
+    client.upload(action, [["", "No Code", "false", "false"]], header=COST_CENTER_HEADER)
+    earlier = run(client, client.start_task(action))
+    assert earlier.result is not None and earlier.result.failure_dump_available
+    client.upload(action, [["CC741", "CC741 Fine", "false", "false"]], header=COST_CENTER_HEADER)
+    later = run(client, client.start_task(action))
+    assert later.succeeded and client.rejected_rows(later).total == 0
+    with pytest.raises(DumpGoneError, match="is gone .* cannot be recovered"):
+        client.rejected_rows(earlier)
 
 
 def test_a_process_dump_is_fetched_per_failed_step(client: AnaplanClient) -> None:
@@ -219,7 +232,12 @@ def test_model_states_become_distinct_errors(client: AnaplanClient, control: San
 
 def test_orchestrations_can_poll_with_one_shot_reads(client: AnaplanClient) -> None:
     action = client.find_import("Import Cost Centers")
-    handle = TaskHandle.from_dict(client.start_task(action).to_dict())
+    lease_taken = time.time()  # the sandbox clock has not been moved: same machine, same time
+    assert client.task_started_since(action, time.time() + 3600) is None
+    started = client.start_task(action)
+    retried = client.task_started_since(action, lease_taken)  # a retried activity finds it
+    assert retried is not None and retried.task_id == started.task_id and retried.adopted
+    handle = TaskHandle.from_dict(started.to_dict())
     deadline = time.monotonic() + 30
     status = client.get_task(handle.action, handle.task_id)
     while not status.is_terminal and time.monotonic() < deadline:

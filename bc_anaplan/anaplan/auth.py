@@ -5,6 +5,7 @@ call can make requests fail. So the token lives in a module-level slot keyed by 
 the credential set, shared by every client object and thread of the worker:
 
 * the first caller logs in while the others wait on the slot's lock (no stampede of logins);
+  a login whose answer is lost is repeated with a freshly signed message, never replayed;
 * when less than five minutes are left, the next caller refreshes it with ``/token/refresh``
   (same token value, later ``expiresAt``) and, if that fails for any reason, logs in afresh;
 * a 401 from the Integration API means the server no longer accepts the token: the HTTP layer
@@ -41,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from bc_anaplan import redaction
 from bc_anaplan.anaplan.errors import AUTH_API, AnaplanAuthError, ProtocolError, decode_auth_error
 from bc_anaplan.config import ConfigError, Settings
-from bc_anaplan.http import ApiSpec, ResilientClient
+from bc_anaplan.http import ApiSpec, OutcomeUnknownError, ResilientClient
 from bc_anaplan.secrets import SecretStore
 
 log = logging.getLogger("bc_anaplan.anaplan.auth")
@@ -243,9 +244,12 @@ class AnaplanAuth:
         *,
         clock: Callable[[], float] = time.time,
         client: ResilientClient | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._settings = settings
         self._credentials = credentials
         self._clock = clock
+        self._sleep = sleep
         self._client = client or ResilientClient(auth_spec(settings), settings.http)
         self._slot = _slot(f"{settings.anaplan.auth_url}|{credentials.identity}")
 
@@ -286,19 +290,31 @@ class AnaplanAuth:
         return self._slot.refreshes
 
     def _login(self) -> Token:
-        headers, body = self._credentials.login_request()
-        response = self._client.request(
-            "POST",
-            "/token/authenticate",
-            # a repeated login only mints another token: safe to retry on a lost answer
-            idempotent=True,
-            content=orjson.dumps(body) if body is not None else None,
-            headers=headers,
-        )
-        token = parse_token(_body(response.content))
-        self._slot.logins += 1
-        log.info("logged in to Anaplan; token expires in %.0f s", token.expires_at - self._clock())
-        return token
+        """Log in; a retry after a lost answer signs a fresh message (Anaplan refuses replays)."""
+        attempts = max(1, self._settings.http.max_attempts)
+        for attempt in range(1, attempts + 1):
+            headers, body = self._credentials.login_request()
+            try:
+                response = self._client.request(
+                    "POST",
+                    "/token/authenticate",
+                    # not replayed by the HTTP layer: the same signed message would be refused
+                    idempotent=False,
+                    content=orjson.dumps(body) if body is not None else None,
+                    headers=headers,
+                )
+            except OutcomeUnknownError:  # a second login only mints another token: harmless
+                if attempt == attempts:
+                    raise
+                self._sleep(self._client.backoff(attempt))
+                continue
+            token = parse_token(_body(response.content))
+            self._slot.logins += 1
+            log.info(
+                "logged in to Anaplan; token expires in %.0f s", token.expires_at - self._clock()
+            )
+            return token
+        raise AssertionError("unreachable")
 
     def _refresh_or_login(self, token: Token) -> Token:
         try:

@@ -159,3 +159,18 @@ def test_a_failed_refresh_falls_back_to_a_login(
         client.list_tasks(action)
     assert auth.count(*REFRESH, 503) == 1
     assert logins(auth) == 1
+
+
+def test_a_lost_certificate_login_is_repeated_with_a_fresh_message(
+    anaplan_sandbox: dict[str, Any], control: Sandbox
+) -> None:
+    """The first login is processed but its answer dropped; replaying it would be refused."""
+    rule = {"service": "anaplan_auth", "kind": "drop", "route": "/token/authenticate"}
+    control.http.post(
+        anaplan_sandbox["anaplan_auth"] + "/_sandbox/faults", json={"rules": [rule]}
+    ).raise_for_status()
+    with RequestDelta(control, "anaplan_auth") as auth:
+        client = make_client(anaplan_sandbox, ANAPLAN_AUTH_MODE="certificate")
+        assert client.model_state() == "UNLOCKED"
+    assert auth.count(*AUTHENTICATE, 0) == 1  # dropped after the server accepted it
+    assert logins(auth) == 1

@@ -34,7 +34,7 @@ from local_host import history as h
 from local_host.clock import Clock
 from local_host.config import FunctionIndex, HostSettings
 from local_host.episode import Message, Outcome, run_entity_batch, run_episode, terminate
-from local_host.store import META, Store, arrival_id
+from local_host.store import META, Store, arrival_id, commit_key
 
 log = logging.getLogger("local_host")
 
@@ -42,6 +42,7 @@ ACTIVE = ("Pending", "Running")
 TERMINAL = ("Completed", "Failed", "Terminated")
 _ENTITY_BATCH = 50
 _KEEP_PROCESSED = 500  # entity request ids remembered to drop redelivered requests
+_GARBAGE_BATCH = 50  # consumed inbox rows are deleted in batches of this size
 
 
 class NotFound(LookupError):
@@ -78,6 +79,9 @@ class Partition:
     inbox: dict[str, Message] = field(default_factory=dict)  # row key -> message
     loaded: bool = False
     scheduled: bool = False  # queued or being processed
+    step: int = 0  # number of the next commit row of the current execution
+    garbage: list[str] = field(default_factory=list)  # rows to delete, oldest first
+    outbox: list[dict[str, Any]] = field(default_factory=list)  # last step's, after a load
 
 
 class Engine:
@@ -146,13 +150,15 @@ class Engine:
                 "kind": "orchestration", "id": iid, "name": name, "gen": gen,
                 "status": "Pending", "input": input_text, "output": None, "custom_status": None,
                 "created": h.timestamp(now), "updated": h.timestamp(now), "parent": parent,
-                "history_count": 0, "version": old.get("version", 0) + 1,
             }  # fmt: skip
             started = h.event(h.EXECUTION_STARTED, now, Name=name, Version="", Input=input_text)
             message, row = {"type": "event", "gen": gen, "event": started}, "i" + arrival_id()
-            self.store.commit(iid, [("upsert", row, message), ("upsert", META, meta)])
+            self.store.put(iid, row, message)
+            self.store.put(iid, commit_key(gen, 0), _commit_row([], meta))
+            self.store.put(iid, META, meta)
             with self.cv:
-                p.meta, p.history, p.inbox[row] = meta, [], message
+                p.garbage += [commit_key(old["gen"], n) for n in range(p.step)] if old else []
+                p.meta, p.history, p.step, p.inbox[row] = meta, [], 1, message
                 self._schedule(p)
         log.info("orchestration %s (%s) scheduled", iid, name)
         return iid
@@ -179,10 +185,7 @@ class Engine:
         return self.store.meta(instance_id)
 
     def history(self, instance_id: str) -> list[h.Event]:
-        meta = self.status(instance_id) or {}
-        prefix = f"h{meta.get('gen', 0):06d}-"
-        rows = self.store.load(instance_id)
-        return [e for key, e in rows.items() if key.startswith(prefix)][: meta.get("history_count")]
+        return _decode(instance_id, self.store.load(instance_id)).history
 
     def purge(self, instance_id: str) -> int:
         meta = self.status(instance_id)
@@ -194,7 +197,7 @@ class Engine:
         with p.lock:
             self.store.delete_partition(instance_id)
             with self.cv:
-                p.meta, p.history, p.inbox, p.loaded = None, [], {}, True
+                p.meta, p.history, p.inbox, p.loaded, p.step, p.garbage = None, [], {}, True, 0, []
         return 1
 
     def wait(self, instance_id: str, timeout_s: float) -> dict[str, Any]:
@@ -274,33 +277,15 @@ class Engine:
                 self.cv.notify_all()
 
     def _ensure_loaded(self, p: Partition) -> None:
-        """Read the partition once; drop rows of unfinished commits (caller holds ``p.lock``)."""
+        """Read the partition once (caller holds ``p.lock``)."""
         if p.loaded:
             return
-        rows = self.store.load(p.pid)
-        meta = rows.get(META)
-        prefix = f"h{meta.get('gen', 0):06d}-" if meta else None
-        count, version = (meta or {}).get("history_count", 0), (meta or {}).get("version", 0)
-        history, outbox, stale = [], [], []
-        for key, payload in rows.items():
-            if key.startswith("h"):
-                keep = prefix is not None and key.startswith(prefix) and len(history) < count
-                (history.append(payload) if keep else stale.append(key))
-            elif key.startswith("o"):
-                (
-                    outbox.append((key, payload))
-                    if payload["version"] <= version
-                    else stale.append(key)
-                )
+        state = _decode(p.pid, self.store.load(p.pid))
         with self.cv:
-            p.meta, p.history, p.loaded = meta, history, True
-            for key, payload in rows.items():
-                if key.startswith("i"):
-                    p.inbox.setdefault(key, payload)
-        if stale:
-            self.store.commit(p.pid, [("delete", key, None) for key in stale])
-        if outbox:
-            self._deliver_outbox(p.pid, outbox)
+            p.meta, p.history, p.step, p.loaded = state.meta, state.history, state.step, True
+            p.garbage, p.outbox = state.garbage, state.outbox
+            for key, message in state.inbox.items():
+                p.inbox.setdefault(key, message)
 
     # ---- orchestrations --------------------------------------------------------------------
 
@@ -310,7 +295,7 @@ class Engine:
         consumed = [key for key, _ in batch]
         meta = p.meta
         if meta is None or meta.get("status") in TERMINAL:
-            return self._commit(p, consumed, None, meta)
+            return self._drop(p, consumed)
         events, ended = self._admit(meta, p.history, [m for _, m in batch])
         now = self.clock.now()
         if ended is not None:
@@ -319,7 +304,7 @@ class Engine:
             handle = self.index.orchestrators.get(meta["name"])
             outcome = run_episode(handle, meta, p.history, events, now)
         else:
-            return self._commit(p, consumed, None, meta)
+            return self._drop(p, consumed)
         self._commit(p, consumed, outcome, meta)
 
     def _admit(
@@ -349,58 +334,63 @@ class Engine:
             events.append(event)
         return events, None
 
+    def _drop(self, p: Partition, consumed: list[str]) -> None:
+        """Messages nobody can use (late, duplicate, for a finished or unknown instance)."""
+        self.store.delete(p.pid, consumed)
+        with self.cv:
+            for key in consumed:
+                p.inbox.pop(key, None)
+
     def _commit(
-        self, p: Partition, consumed: list[str], outcome: Outcome | None,
-        meta: dict[str, Any] | None,
-    ) -> None:  # fmt: skip
-        ops: list[tuple[str, str, Any]] = []
-        if outcome is None or meta is None:
-            self.store.commit(p.pid, [("delete", key, None) for key in consumed])
-            with self.cv:
-                for key in consumed:
-                    p.inbox.pop(key, None)
-            return
-        gen, start = meta["gen"], len(p.history)
+        self, p: Partition, consumed: list[str], outcome: Outcome, meta: dict[str, Any]
+    ) -> None:
+        """Write the step's commit row, then act on it: dispatch, deliver, update ``meta``."""
+        gen, now = meta["gen"], self.clock.now()
         played = [dict(e, IsPlayed=True) for e in outcome.events]
-        ops += [("upsert", f"h{gen:06d}-{start + i:07d}", e) for i, e in enumerate(played)]
-        version, now = meta["version"] + 1, self.clock.now()
-        outbox = [("o" + arrival_id(), {"to": to, "msg": msg, "version": version})
-                  for to, msg in outcome.outbox]  # fmt: skip
-        ops += [("upsert", key, row) for key, row in outbox]
-        ops += [("delete", key, None) for key in consumed]
+        outbox = [{"key": arrival_id(), "to": to, "msg": msg} for to, msg in outcome.outbox]
         new_meta = dict(meta, status=outcome.status, custom_status=outcome.custom_status,
-                        updated=h.timestamp(now), history_count=start + len(played),
-                        version=version)  # fmt: skip
+                        updated=h.timestamp(now))  # fmt: skip
         restart: tuple[str, Message] | None = None
-        if outcome.status == "ContinuedAsNew":
-            new_meta.update(status="Running", gen=gen + 1, input=outcome.next_input,
-                            history_count=0)  # fmt: skip
+        if outcome.status == "ContinuedAsNew":  # the next execution starts from its own row
+            new_meta.update(status="Running", gen=gen + 1, input=outcome.next_input)
             started = h.event(h.EXECUTION_STARTED, now, Name=meta["name"], Version="",
                               Input=outcome.next_input)  # fmt: skip
             restart = ("i" + arrival_id(), {"type": "event", "gen": gen + 1, "event": started})
-            ops.append(("upsert", *restart))
-        elif outcome.status in TERMINAL:
-            new_meta["output"] = outcome.output
-        ops.append(("upsert", META, new_meta))
-        self.store.commit(p.pid, ops)
+            self.store.put(p.pid, *restart)
+            key = commit_key(gen + 1, 0)
+            self.store.put(p.pid, key, _commit_row([], new_meta, consumed, outbox))
+        else:
+            if outcome.status in TERMINAL:
+                new_meta["output"] = outcome.output
+            key = commit_key(gen, p.step)
+            self.store.put(p.pid, key, _commit_row(played, new_meta, consumed, outbox))
         with self.cv:
-            p.meta = new_meta
-            p.history = [] if restart else p.history + played
-            for key in consumed:
-                p.inbox.pop(key, None)
+            p.meta, p.garbage = new_meta, p.garbage + consumed
+            for consumed_key in consumed:
+                p.inbox.pop(consumed_key, None)
             if restart:
-                p.inbox[restart[0]] = restart[1]
+                p.garbage += [commit_key(gen, n) for n in range(p.step)]
+                p.history, p.step, p.inbox[restart[0]] = [], 1, restart[1]
+            else:
+                p.history, p.step = p.history + played, p.step + 1
             self.cv.notify_all()
         self._log_outcome(meta, outcome)
         self._dispatch(p.pid, gen, outcome)
-        if outbox:
-            self._deliver_outbox(p.pid, outbox)
-        if restart:
-            self.store.commit(p.pid, [("delete", f"h{gen:06d}-{i:07d}", None)
-                                      for i in range(start + len(played))])  # fmt: skip
-        elif outcome.status in TERMINAL:
+        self._after_commit(p, outbox, finished=outcome.status in TERMINAL or restart is not None)
+        if outcome.status in TERMINAL:
             with self.cv:  # finished: free the memory; a later read loads it again
                 p.history, p.loaded = [], False
+
+    def _after_commit(self, p: Partition, outbox: list[dict[str, Any]], finished: bool) -> None:
+        """Deliver the step's messages, then refresh the ``meta`` copy (so a ``meta`` row that
+        still shows the previous step means: deliver again after a restart), then collect."""
+        self._deliver_outbox(outbox)
+        assert p.meta is not None
+        self.store.put(p.pid, META, p.meta)
+        if p.garbage and (finished or len(p.garbage) >= _GARBAGE_BATCH):
+            with self.cv:
+                garbage, p.garbage = p.garbage, []
+            self.store.delete(p.pid, garbage)
 
     def _log_outcome(self, meta: dict[str, Any], outcome: Outcome) -> None:
         iid, name = meta["id"], meta["name"]
@@ -424,18 +414,17 @@ class Engine:
             with self.cv:
                 self.canceled.update((pid, gen, seq) for seq in outcome.canceled_timers)
 
-    def _deliver_outbox(self, pid: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
-        """Deliver to other partitions, idempotently: the inbox row key derives from the outbox
-        row key, so a redelivery after a crash overwrites instead of duplicating."""
-        for key, row in rows:
-            target, message = row["to"], row["msg"]
+    def _deliver_outbox(self, outbox: list[dict[str, Any]]) -> None:
+        """Deliver to other partitions, idempotently: the inbox row key derives from the
+        message's own key, so a delivery repeated after a restart overwrites, not duplicates."""
+        for item in outbox:
+            target, message = item["to"], item["msg"]
             if message["type"] == "start":
                 self._start_child(target, message)
-            else:
-                if message["type"] == "event" and message["event"]["EventType"] == h.EVENT_RAISED:
-                    message = dict(message, response=True)
-                self.deliver(target, message, row="i" + key[1:])
-        self.store.commit(pid, [("delete", key, None) for key, _ in rows])
+                continue
+            if message["type"] == "event" and message["event"]["EventType"] == h.EVENT_RAISED:
+                message = dict(message, response=True)
+            self.deliver(target, message, row="i" + item["key"])
 
     def _start_child(self, child: str, message: Message) -> None:
         parent = message["parent"]
@@ -537,14 +526,13 @@ class Engine:
         consumed = [key for key, _ in batch]
         now = self.clock.now()
         _, name, key = p.pid.split("@", 2)
-        meta = p.meta or {"kind": "entity", "id": p.pid, "name": name, "key": key, "exists": False,
-                          "state": None, "processed": [], "version": 0,
+        meta = p.meta or {"kind": "entity", "id": p.pid, "name": name, "key": key, "gen": 0,
+                          "exists": False, "state": None, "processed": [],
                           "created": h.timestamp(now)}  # fmt: skip
         processed = set(meta["processed"])
         ops = [m for _, m in batch if m.get("type") == "op" and m["id"] not in processed]
         handle = self.index.entities.get(name)
         exists, state, results = run_entity_batch(handle, p.pid, meta["exists"], meta["state"], ops)
-        version = meta["version"] + 1
         outbox = []
         for op, result in zip(ops, results, strict=True):
             if result.get("isError"):
@@ -557,20 +545,18 @@ class Engine:
             parent = op["parent"]
             raised = h.event(h.EVENT_RAISED, now, Name=op["id"], Input=json.dumps(body))
             message = {"type": "event", "gen": parent["gen"], "event": raised}
-            outbox.append(("o" + arrival_id(), {"to": parent["id"], "msg": message,
-                                                "version": version}))  # fmt: skip
+            outbox.append({"key": arrival_id(), "to": parent["id"], "msg": message})
         remembered = (meta["processed"] + [op["id"] for op in ops])[-_KEEP_PROCESSED:]
-        new_meta = dict(meta, exists=exists, state=state, processed=remembered, version=version,
+        new_meta = dict(meta, exists=exists, state=state, processed=remembered,
                         updated=h.timestamp(now))  # fmt: skip
-        self.store.commit(p.pid, [("upsert", k, row) for k, row in outbox]
-                          + [("delete", k, None) for k in consumed]
-                          + [("upsert", META, new_meta)])  # fmt: skip
+        self.store.put(p.pid, commit_key(0, p.step), _commit_row([], new_meta, consumed, outbox))
         with self.cv:
             p.meta = new_meta
+            p.garbage += consumed + ([commit_key(0, p.step - 1)] if p.step else [])
+            p.step += 1
             for k in consumed:
                 p.inbox.pop(k, None)
-        if outbox:
-            self._deliver_outbox(p.pid, outbox)
+        self._after_commit(p, outbox, finished=False)
 
     def entity_state(self, entity_id: str) -> tuple[bool, str | None]:
         meta = self.status(entity_id) or {}
@@ -579,20 +565,24 @@ class Engine:
     # ---- recovery --------------------------------------------------------------------------
 
     def _recover(self) -> None:
-        """Resume what a previous host left: queued messages, running activities and timers."""
-        pids = self.store.pending_partitions()
-        running = {m["id"] for m in self.store.metas() if m.get("status") in ACTIVE}
-        for pid in sorted(pids | running):
+        """Resume what a previous host left: messages, activities, timers, undelivered sends."""
+        metas = self.store.metas()
+        active = {m["id"] for m in metas if m.get("status") in ACTIVE or m.get("kind") == "entity"}
+        pids = self.store.partitions_with_inbox() | active
+        for pid in sorted(pids):
             p = self._partition(pid)
             with p.lock:
                 self._ensure_loaded(p)
-                if pid in running and p.meta is not None:
-                    self._resume_work(p)
+                if p.meta is not None:
+                    self._deliver_outbox(p.outbox)
+                    self.store.put(pid, META, p.meta)
+                    if p.meta.get("kind") == "orchestration" and p.meta["status"] in ACTIVE:
+                        self._resume_work(p)
             with self.cv:
                 if p.inbox:
                     self._schedule(p)
-        if pids or running:
-            log.info("resumed %d instance(s) and entities with pending work", len(pids | running))
+        if pids:
+            log.info("resumed %d instance(s) and entities with pending work", len(pids))
 
     def _resume_work(self, p: Partition) -> None:
         """Activities and timers the history scheduled but that have no answer yet."""
@@ -613,6 +603,45 @@ class Engine:
                 self._submit_activity(p.pid, gen, e["EventId"], e["Name"], e.get("Input"))
             elif e["EventType"] == h.TIMER_CREATED:
                 self._arm(p.pid, gen, e["EventId"], e["FireAt"])
+
+
+@dataclass
+class _Decoded:
+    meta: dict[str, Any] | None
+    history: list[h.Event]
+    inbox: dict[str, Message]
+    step: int
+    garbage: list[str]
+    outbox: list[dict[str, Any]]
+
+
+def _decode(pid: str, rows: dict[str, Any]) -> _Decoded:
+    """A partition's state from its rows: the latest commit row is the truth."""
+    commits = [(key, row) for key, row in rows.items() if key.startswith("c")]
+    latest = commits[-1][1] if commits else {}
+    meta = latest.get("meta")
+    prefix = commit_key((meta or {}).get("gen", 0), 0)[:8]
+    current = [(key, row) for key, row in commits if key.startswith(prefix)]
+    consumed = {key for _, row in commits for key in row["consumed"]}
+    garbage = [key for key in rows if key.startswith("i") and key in consumed]
+    garbage += [key for key, _ in commits if not key.startswith(prefix)]
+    if pid.startswith("@"):  # an entity needs only its latest commit row
+        garbage += [key for key, _ in commits[:-1]]
+    return _Decoded(
+        meta=meta,
+        history=[e for _, row in current for e in row["events"]],
+        inbox={k: m for k, m in rows.items() if k.startswith("i") and k not in consumed},
+        step=int(current[-1][0].split("-")[1]) + 1 if current else 0,
+        garbage=garbage,
+        outbox=latest.get("outbox", []),
+    )
+
+
+def _commit_row(
+    events: list[h.Event], meta: dict[str, Any], consumed: list[str] | None = None,
+    outbox: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    return {"events": events, "meta": meta, "consumed": consumed or [], "outbox": outbox or []}
 
 
 async def _awaited(awaitable: Any) -> Any:

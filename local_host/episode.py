@@ -10,12 +10,15 @@ engine persists the result and dispatches the work.
 
 from __future__ import annotations
 
+import importlib
 import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from dateutil.parser import parse as dateutil_parse
 
 from local_host import history as h
 from local_host.shim import ACTIVITY, CALL, SIGNAL, SUBORCH, TIMER, NonDeterminismError, Replay
@@ -30,6 +33,21 @@ _CONTEXT_EXTRAS = {
     "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
 }
 Message = dict[str, Any]
+
+
+def _parse_timestamp(text: str, _slow: Callable[[str], datetime] = dateutil_parse) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return _slow(text)
+
+
+# The SDK parses every history event's timestamp with dateutil (~40 µs each), which dominates a
+# long orchestration's replay cost. The host only writes ISO 8601 timestamps, which the standard
+# library parses to the same instant ~100x faster; anything else still goes to dateutil.
+importlib.import_module(
+    "azure.durable_functions.models.history.HistoryEvent"
+).dt_parse = _parse_timestamp
 
 
 @dataclass

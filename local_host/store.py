@@ -1,24 +1,30 @@
 """Durable state in Azure Table Storage: one table per task hub, one partition per instance.
 
 Everything the host knows about an orchestration instance or an entity lives in *one* partition
-of ``<hub>Instances`` (partition key = instance id, entity ids look like ``@counter@key``), so
-that each step commits as one entity-group transaction:
+of ``<hub>Instances`` (partition key = instance id; entity ids look like ``@counter@key``). The
+partition is a log: each step of the instance (an episode, an entity batch, a start) is durable
+once its *commit row* is written, and that single upsert is the step's atomic unit. Entity-group
+transactions would also be atomic, but the SDK's batch encoding costs ~10 ms per transaction,
+three times a single upsert, and a long orchestration commits hundreds of steps.
 
-=============================  ============================================================
-RowKey                         row
-=============================  ============================================================
-``meta``                       status, input, output, custom status / entity state
-``h<gen:06d>-<index:07d>``     one history event of execution ``gen`` (continue-as-new and
-                               restarts start a new ``gen``)
-``i<arrival id>``              inbox: a message not yet consumed (activity result, timer,
-                               raised event, entity request, ...)
-``o<arrival id>``              outbox: a message for another partition, written in the same
-                               transaction as the step that produced it, deleted once delivered
-=============================  ============================================================
+=================================  ========================================================
+RowKey                             row
+=================================  ========================================================
+``c<gen:06d>-<step:07d>``          commit row of step ``step`` of execution ``gen``: the
+                                   history events it appended, the instance's metadata after
+                                   it, the inbox rows it consumed, the messages it sent
+``i<arrival id>``                  inbox: a message (activity result, timer, raised event,
+                                   entity request, ...); ignored once a commit row lists it
+                                   as consumed, deleted later in batches
+``meta``                           a copy of the latest metadata (status, output, custom
+                                   status, entity state) for point reads and listings; written
+                                   after the step's messages were delivered
+=================================  ========================================================
 
-Each row's payload is JSON in the string columns ``D0``, ``D1``, ... (a column holds at most
-64 KiB); ``meta`` rows also carry ``Name``, ``RuntimeStatus`` and times as plain columns so a
-person can read the table in a storage explorer.
+A payload is JSON in the string columns ``D0``, ``D1``, ... (at most 64 KiB each); one larger
+than a row can hold continues in rows ``<key>~001``, ``<key>~002``... written before it. ``meta``
+rows also carry ``Name``, ``Status``, ``Created`` and ``Updated`` as plain columns for people
+reading the table in a storage explorer.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import contextlib
 import itertools
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -35,17 +41,17 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 META = "meta"
 _CHUNK = 15_000  # characters per column: < 64 KiB even at 4 bytes per character
+_ROW_CHUNKS = 16  # columns per row: < 1 MiB per entity
 _MAX_OPS = 100  # entity-group transaction limit
-_MAX_BATCH_CHARS = 1_500_000  # stay well under the 4 MiB transaction payload limit
 _ids = itertools.count()
 Row = dict[str, Any]
-Op = tuple[str, str, Any]  # ("upsert", row_key, payload) or ("delete", row_key, None)
 
 DEV_STORAGE = (
     "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
     "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
     "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
 )
+_ESCAPES = (("%", "%25"), ("/", "%2F"), ("\\", "%5C"), ("#", "%23"), ("?", "%3F"))
 
 
 def arrival_id() -> str:
@@ -53,7 +59,8 @@ def arrival_id() -> str:
     return f"{time.time_ns():020d}{next(_ids) % 100_000:05d}"
 
 
-_ESCAPES = (("%", "%25"), ("/", "%2F"), ("\\", "%5C"), ("#", "%23"), ("?", "%3F"))
+def commit_key(gen: int, step: int) -> str:
+    return f"c{gen:06d}-{step:07d}"
 
 
 def partition_key(instance: str) -> str:
@@ -82,83 +89,95 @@ class Store:
         with contextlib.suppress(ResourceExistsError):
             self.table.create_table()
 
-    def load(self, instance_id: str) -> dict[str, Any]:
+    def load(self, instance: str) -> dict[str, Any]:
         """All rows of one partition, decoded: ``{row_key: payload}`` in row-key order."""
-        query = self.table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": partition_key(instance_id)}
+        rows = self.table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": partition_key(instance)}
         )
-        return {row["RowKey"]: _decode(row) for row in sorted(query, key=lambda r: r["RowKey"])}
+        texts = {row["RowKey"]: _text(row) for row in rows}
+        decoded: dict[str, Any] = {}
+        for key in sorted(texts):
+            if "~" in key:
+                continue
+            parts = [texts[key]]
+            for part in itertools.count(1):
+                more = texts.get(f"{key}~{part:03d}")
+                if more is None:
+                    break
+                parts.append(more)
+            decoded[key] = json.loads("".join(parts))
+        return decoded
 
-    def meta(self, instance_id: str) -> dict[str, Any] | None:
+    def meta(self, instance: str) -> dict[str, Any] | None:
         try:
-            return _decode(self.table.get_entity(partition_key(instance_id), META))
+            return dict(json.loads(_text(self.table.get_entity(partition_key(instance), META))))
         except ResourceNotFoundError:
             return None
 
     def metas(self) -> list[dict[str, Any]]:
-        return [_decode(row) for row in self.table.query_entities(f"RowKey eq '{META}'")]
+        return [json.loads(_text(row)) for row in self.table.query_entities(f"RowKey eq '{META}'")]
 
-    def pending_partitions(self) -> set[str]:
-        """Partitions with an inbox or outbox row: work a stopped host left behind."""
-        query = "(RowKey ge 'i' and RowKey lt 'j') or (RowKey ge 'o' and RowKey lt 'p')"
-        rows = self.table.query_entities(query, select=["PartitionKey"])
+    def partitions_with_inbox(self) -> set[str]:
+        rows = self.table.query_entities("RowKey ge 'i' and RowKey lt 'j'", select=["PartitionKey"])
         return {instance_id(row["PartitionKey"]) for row in rows}
 
-    def put(self, instance_id: str, row_key: str, payload: Any) -> None:
-        self.table.upsert_entity(_encode(instance_id, row_key, payload), mode=UpdateMode.REPLACE)
+    def put(self, instance: str, row_key: str, payload: Any) -> None:
+        """Upsert one row; a payload too large for one row continues in overflow rows first."""
+        text = json.dumps(payload, separators=(",", ":"))
+        per_row = _CHUNK * _ROW_CHUNKS
+        pieces = [text[i : i + per_row] for i in range(0, max(len(text), 1), per_row)]
+        for number, piece in list(enumerate(pieces))[1:]:
+            self._upsert(_row(instance, f"{row_key}~{number:03d}", piece))
+        row = _row(instance, row_key, pieces[0])
+        if row_key == META:
+            for column in ("name", "status", "created", "updated"):
+                if payload.get(column) is not None:
+                    row[column.capitalize()] = str(payload[column])
+        self._upsert(row)
 
-    def commit(self, instance_id: str, ops: list[Op]) -> None:
-        """Apply ``ops`` in order, in as few transactions as the limits allow.
+    def delete(self, instance: str, row_keys: list[str]) -> None:
+        """Delete rows (and their overflow rows) in batches; rows already gone are fine."""
+        pk = partition_key(instance)
+        if not row_keys:
+            return
+        existing = {r["RowKey"] for r in self.table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": pk}, select=["RowKey"])}  # fmt: skip
+        overflow: dict[str, list[str]] = {}
+        for key in sorted(existing):
+            if "~" in key:
+                overflow.setdefault(key.split("~")[0], []).append(key)
+        # In the caller's order: an inbox row goes before the commit row that consumed it.
+        doomed = [k for key in row_keys if key in existing for k in [key, *overflow.get(key, [])]]
+        for batch in _chunks(doomed, _MAX_OPS):
+            self.table.submit_transaction(
+                [("delete", {"PartitionKey": pk, "RowKey": key}) for key in batch]
+            )
 
-        Callers put the ``meta`` row last: if the host dies between two transactions of a
-        large step, the ``meta`` row still describes the previous step and the rest is ignored.
-        """
-        for batch in _batches(instance_id, ops):
-            self.table.submit_transaction(batch)
-
-    def delete_partition(self, instance_id: str) -> int:
-        pk = partition_key(instance_id)
+    def delete_partition(self, instance: str) -> None:
+        pk = partition_key(instance)
         keys = [r["RowKey"] for r in self.table.query_entities(
             "PartitionKey eq @pk", parameters={"pk": pk}, select=["RowKey"])]  # fmt: skip
-        self.commit(instance_id, [("delete", key, None) for key in keys])
-        return len(keys)
-
-
-def _batches(instance_id: str, ops: list[Op]) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    size = 0
-    for kind, row_key, payload in ops:
-        if kind == "upsert":
-            row = _encode(instance_id, row_key, payload)
-            weight = sum(len(v) for k, v in row.items() if k.startswith("D"))
-            item: Any = ("upsert", row, {"mode": UpdateMode.REPLACE})
-        else:
-            weight, item = (
-                0,
-                ("delete", {"PartitionKey": partition_key(instance_id), "RowKey": row_key}),
+        for batch in _chunks(keys, _MAX_OPS):
+            self.table.submit_transaction(
+                [("delete", {"PartitionKey": pk, "RowKey": key}) for key in batch]
             )
-        if batch and (len(batch) == _MAX_OPS or size + weight > _MAX_BATCH_CHARS):
-            yield batch
-            batch, size = [], 0
-        batch.append(item)
-        size += weight
-    if batch:
-        yield batch
+
+    def _upsert(self, row: Row) -> None:
+        self.table.upsert_entity(row, mode=UpdateMode.REPLACE)
 
 
-def _encode(instance_id: str, row_key: str, payload: Any) -> Row:
-    text = json.dumps(payload, separators=(",", ":"))
-    row: Row = {"PartitionKey": partition_key(instance_id), "RowKey": row_key}
+def _row(instance: str, row_key: str, text: str) -> Row:
+    row: Row = {"PartitionKey": partition_key(instance), "RowKey": row_key}
     for index, start in enumerate(range(0, max(len(text), 1), _CHUNK)):
         row[f"D{index}"] = text[start : start + _CHUNK]
-    if row_key == META:
-        for column in ("name", "status", "created", "updated"):
-            if payload.get(column) is not None:
-                row[column.capitalize()] = str(payload[column])
     return row
 
 
-def _decode(row: Row) -> Any:
-    parts: Iterable[str] = (row[f"D{i}"] for i in itertools.takewhile(
+def _text(row: Row) -> str:
+    return "".join(row[f"D{i}"] for i in itertools.takewhile(
         lambda i: f"D{i}" in row, itertools.count()))  # fmt: skip
-    return json.loads("".join(parts))
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

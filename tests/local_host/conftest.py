@@ -38,7 +38,7 @@ def make_host(azurite: str) -> Iterator[MakeHost]:
             task_hub=task_hub or unique_hub(),
             clock=clock or SkippingClock(),
             host_json=APP_DIR / "host.json",
-            env={**os.environ, **(env or {})},
+            env={**os.environ, "LOCAL_HOST_TEST_TICK": "0 0 0 1 1 *", **(env or {})},
         )
         host.start()
         hosts.append(host)

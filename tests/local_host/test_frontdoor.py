@@ -1,0 +1,101 @@
+"""The front door: HTTP triggers with function keys, the SDK's own durable client, timer triggers."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from local_host import LocalHost, RealClock
+from tests.local_host import app as test_app
+from tests.local_host.conftest import MakeHost
+
+
+@pytest.fixture
+def served(make_host: MakeHost) -> tuple[LocalHost, httpx.Client]:
+    host = make_host(clock=RealClock())
+    endpoint = host.serve()
+    return host, httpx.Client(base_url=endpoint.url, timeout=30)
+
+
+def test_durable_client_starts_and_queries_an_instance_from_http_triggers(
+    served: tuple[LocalHost, httpx.Client],
+) -> None:
+    host, http = served
+    key = {"x-functions-key": host.function_key}
+    started = http.post("/api/orchestrators/chain?id=via-http", json={"city": "Bergen"}, headers=key)
+    assert started.status_code == 202
+    links = started.json()
+    assert links["id"] == "via-http"
+    assert started.headers["Location"] == links["statusQueryGetUri"]
+    assert host.wait_for("via-http", timeout_s=20).runtime_status == "Completed"
+
+    status = http.get("/api/instances/via-http", params={"code": host.function_key})
+    assert status.json() == {"status": "Completed", "output": ["Hello Bergen", "HELLO BERGEN!"],
+                             "custom": {"done": 1, "total": 2}}  # fmt: skip
+    # The management links the client handed out work too (they carry the key).
+    assert http.get(links["statusQueryGetUri"]).json()["runtimeStatus"] == "Completed"
+    assert http.get("/api/instances/nobody", headers=key).status_code == 404
+
+
+def test_durable_client_refuses_to_start_a_running_id(
+    served: tuple[LocalHost, httpx.Client],
+) -> None:
+    host, http = served
+    host.start_new("approval", 24, instance_id="busy")
+    second = http.post("/api/orchestrators/approval?id=busy", json=24,
+                       headers={"x-functions-key": host.function_key})  # fmt: skip
+    assert second.status_code == 500  # the client raised: the instance already exists
+    host.terminate("busy", "test over")
+
+
+def test_management_api_raises_events_and_terminates(
+    served: tuple[LocalHost, httpx.Client],
+) -> None:
+    host, http = served
+    links = http.post("/api/orchestrators/approval", json=24,
+                      headers={"x-functions-key": host.function_key}).json()  # fmt: skip
+    raised = http.post(links["sendEventPostUri"].replace("{eventName}", "approved"), json=["ok"])
+    assert raised.status_code == 202
+    # A plain HTTP caller's JSON body arrives as the value (the SDK client's arrives as text).
+    assert host.wait_for(links["id"], timeout_s=20).output == {"approved": ["ok"]}
+
+    other = http.post("/api/orchestrators/approval", json=24,
+                      headers={"x-functions-key": host.function_key}).json()  # fmt: skip
+    assert http.post(other["terminatePostUri"].replace("{text}", "bye")).status_code == 202
+    assert host.wait_for(other["id"], timeout_s=20).runtime_status == "Terminated"
+    assert http.post(other["terminatePostUri"].replace("{text}", "again")).status_code == 410
+
+
+def test_entities_through_the_durable_client(served: tuple[LocalHost, httpx.Client]) -> None:
+    host, http = served
+    params = {"code": host.function_key}
+    assert http.get("/api/counter/web", params=params).json() == {"exists": False, "state": None}
+    assert http.post("/api/counter/web", params={**params, "by": "4"}).status_code == 202
+    deadline = time.monotonic() + 20
+    while http.get("/api/counter/web", params=params).json()["state"] != 4:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_function_keys_are_enforced(served: tuple[LocalHost, httpx.Client]) -> None:
+    host, http = served
+    assert http.get("/api/instances/x").status_code == 401
+    assert http.get("/api/instances/x", params={"code": "wrong"}).status_code == 401
+    assert http.get("/api/instances/x", headers={"x-functions-key": "wrong"}).status_code == 401
+    assert http.get("/api/instances/x", params={"code": host.function_key}).status_code == 404
+    assert http.get("/runtime/webhooks/durabletask/instances/x").status_code == 401
+    assert http.get("/api/ping", params={"x": "1"}).text == "pong 1"  # ANONYMOUS
+    assert http.post("/api/instances/x", params={"code": host.function_key}).status_code == 404
+
+
+def test_timer_trigger_fires_on_its_schedule(make_host: MakeHost) -> None:
+    test_app.ticks.clear()
+    host = make_host(clock=RealClock(), env={"LOCAL_HOST_TEST_TICK": "*/1 * * * * *"})
+    host.serve()
+    deadline = time.monotonic() + 10
+    while len(test_app.ticks) < 2:
+        assert time.monotonic() < deadline, "the every-second timer trigger did not fire twice"
+        time.sleep(0.05)
+    assert test_app.ticks[1] - test_app.ticks[0] >= 0.5

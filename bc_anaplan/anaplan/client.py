@@ -119,6 +119,10 @@ class AnaplanClient:
             compression_level=compression_level,
         )
 
+    def delete_upload(self, action: ImportAction) -> None:
+        """Remove the uploaded content of ``action``'s source file (e.g. after personal data)."""
+        files.delete_content(self.api, self.catalog.source_file(action))
+
     # -- tasks -----------------------------------------------------------------------------------
     def start_task(
         self, action: Action, *, mapping: Mapping[str, str] | None = None, locale: str = "en_US"

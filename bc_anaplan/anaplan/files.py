@@ -194,6 +194,15 @@ def _check_chunk_count(file: ModelFile, echoed: dict[str, Any], sent: int) -> No
         )
 
 
+def delete_content(api: ModelApi, file: ModelFile) -> None:
+    """Remove this user's uploaded content of ``file`` (Anaplan would otherwise keep it 48 h).
+
+    Worth doing after importing personal data (employees): the model keeps what it imported,
+    the copy in the file need not linger.
+    """
+    api.http.request("DELETE", api.path("files", file.id), expected=frozenset({204}))
+
+
 @dataclass(frozen=True)
 class Download:
     path: Path

@@ -72,6 +72,23 @@ def test_upload_then_import_lands_in_the_model(client: AnaplanClient, control: S
     assert client.rejected_rows(status).total == 0
 
 
+def test_uploaded_personal_data_can_be_removed_after_the_import(
+    client: AnaplanClient, control: Sandbox
+) -> None:
+    action = client.find_import("Import Employees")
+    header = ["Code", "Name", "Department", "Job Title", "Status", "Start Date", "End Date",
+              "Deleted in BC"]  # fmt: skip
+    row = ["E9001", "E9001 Test Person", "ADMIN", "Clerk", "Active", "2024-01-01", "", "false"]
+    client.upload(action, [row], header=header)
+    assert run(client, client.start_task(action)).succeeded
+    with RequestDelta(control) as api:
+        client.delete_upload(action)
+    assert api.count("DELETE", "/files/{fileId}", 204) == 1
+    path = client.api.path("files", client.catalog.source_file(action).id)
+    assert b"E9001" not in client.api.get_bytes(path).content  # the model's sample is back
+    assert "E9001" in {i["code"] for i in control.inspect("lists/Employees")}
+
+
 def test_rejected_rows_come_from_the_failure_dump(client: AnaplanClient, control: Sandbox) -> None:
     action = client.find_import("Import Cost Centers")
     rows = [

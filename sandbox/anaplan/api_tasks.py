@@ -80,7 +80,8 @@ async def _task(request: web.Request, kind: str) -> tuple[str, Task]:
 def _get_handler(kind: str):
     async def handler(request: web.Request) -> web.Response:
         model_id, task = await _task(request, kind)
-        return envelope(request, "task", task.describe(), "task", model_id)
+        details = request.query.get("includeProcessDetails", "false").lower() == "true"
+        return envelope(request, "task", task.describe(details), "task", model_id)
 
     return handler
 

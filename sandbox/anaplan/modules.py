@@ -61,12 +61,13 @@ class Dimension:
     def by_code(self) -> bool:
         return self.plan_list is not None and self.name != "Versions"
 
-    def resolve(self, text: str) -> int | None:
-        """The member position for a source value, or None when no such member exists."""
+    def lookup(self) -> dict[str, int]:
+        """Source text -> member position, exact and case-sensitive, for one import's rows."""
         if self.plan_list is None:
-            return self._month_positions.get(text)
-        item = self.plan_list.by_code(text) if self.by_code else self.plan_list.by_name(text)
-        return item.position if item is not None else None
+            return dict(self._month_positions)
+        if self.by_code:
+            return {item.code: item.position for item in self.plan_list.items() if item.code}
+        return {item.name: item.position for item in self.plan_list.items()}
 
     def exported(self, position: int) -> str:
         if self.plan_list is None:

@@ -126,6 +126,7 @@ class TaskRunner:
                 definition = self.model.definition(action_id)
                 assert definition is not None and not isinstance(definition, ProcessDefinition)
                 pace.restart_schedule(rows_done)
+                started_ms = int(self.clock.time() * 1000)
                 outcome = await self._step(task.user, definition, pace)
                 for name in outcome.touches:
                     if name not in snapshots:
@@ -138,6 +139,7 @@ class TaskRunner:
                     if key in outcome.result
                 }
                 nested.append(child)
+                task.step_timings.append((started_ms, int(self.clock.time() * 1000) - started_ms))
                 if outcome.dump:
                     dumps[definition.id] = outcome.dump
         except TaskCancelled:

@@ -48,12 +48,14 @@ class Task:
     result: dict[str, Any] | None = None
     started_ms: int | None = None
     finished_ms: int | None = None
+    # per action of a process: (start, duration) in ms, for ?includeProcessDetails=true
+    step_timings: list[tuple[int, int]] = field(default_factory=list)
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
 
     def summary(self) -> dict[str, Any]:
         return {"taskId": self.id, "taskState": self.state, "creationTime": self.creation_ms}
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, process_details: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": "taskInformation",
             "taskId": self.id,
@@ -64,6 +66,14 @@ class Task:
         }
         if self.result is not None and self.state == COMPLETE:
             body["result"] = self.result
+            if process_details and "nestedResults" in self.result:
+                nested = [
+                    {**child, "startTime": start, "duration": duration}
+                    for child, (start, duration) in zip(
+                        self.result["nestedResults"], self.step_timings, strict=False
+                    )
+                ]
+                body["result"] = {**self.result, "nestedResults": nested}
         return body
 
 

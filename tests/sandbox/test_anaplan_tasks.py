@@ -175,6 +175,13 @@ def test_process_runs_its_imports_in_order_with_nested_results_and_dumps(anaplan
     assert dump == anaplan.get(f"{base}/{cost_centers['id']}").text
     assert dump.splitlines()[1].startswith("E,4,Name is blank,CC999")
     assert anaplan.get(f"{base}/{imports['Import GL Accounts']}").status_code == 204
+    detailed = anaplan.ok(
+        "GET",
+        f"/processes/{process['id']}/tasks/{task_id}",
+        params={"includeProcessDetails": "true"},
+    )["task"]["result"]["nestedResults"]
+    assert all(step["duration"] >= 0 and step["startTime"] > 0 for step in detailed)
+    assert "startTime" not in nested[0]
     members = {m["code"]: m for m in anaplan.members("Cost Centers")}
     assert members[missing.code]["name"] == f"{missing.code} {missing.name}"
     assert members["CC990"]["properties"]["Deleted in BC"] is True
@@ -328,3 +335,23 @@ def test_duration_scales_with_the_rows(anaplan: AnaplanKit) -> None:
     assert timing["finishedMs"] - timing["startedMs"] >= 200  # 200,000 rows: 2 s, --fast 0.2 s
     landed = sum(Decimal(str(c["value"])) for c in anaplan.cells("GL Actuals", "Amount"))
     assert landed == total
+
+
+def test_injected_faults_carry_the_api_error_body(anaplan: AnaplanKit) -> None:
+    route = "/2/0/workspaces/{workspaceId}/models/{modelId}/files/{fileId}/chunks/{chunkId}"
+    rules = [
+        {"service": "anaplan_api", "kind": "503", "method": "GET", "route": route, "count": 1},
+        {"service": "anaplan_auth", "kind": "429", "route": "/token/refresh", "count": 1},
+    ]
+    anaplan.http.post(anaplan.url("/_sandbox/faults"), json={"rules": rules})
+    file_id = anaplan.find("imports", "Import Headcount")["importDataSourceId"]
+    failed = anaplan.get(f"/files/{file_id}/chunks/0")
+    assert failed.status_code == 503 and failed.headers["Retry-After"]
+    assert failed.json()["status"] == {"code": 503, "message": "Service Unavailable"}
+    assert failed.json()["path"].endswith(f"/files/{file_id}/chunks/0")
+    assert anaplan.get(f"/files/{file_id}/chunks/0").status_code == 200
+    refused = anaplan.http.post(anaplan.auth_url("/token/refresh"), headers=anaplan.headers)
+    assert refused.status_code == 429
+    assert refused.json()["status"] == "FAILURE"
+    log = anaplan.http.get(anaplan.url("/_sandbox/requests")).json()
+    assert ("GET", route, 503) in {(r["method"], r["route"], r["status"]) for r in log}

@@ -98,12 +98,13 @@ async def serve(args: argparse.Namespace) -> None:
             fields = dict(package.describe(ctx))
             line["connector_env"].update(fields.pop("connector_env", {}))
             line.update(fields)
-        sys.stdout.write(json.dumps(line) + "\n")
-        sys.stdout.flush()
+        # handlers first: a client may send SIGTERM as soon as it has read the line
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
         await stop.wait()
     finally:
         for runner in reversed(runners):

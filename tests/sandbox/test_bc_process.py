@@ -34,3 +34,9 @@ def test_starts_fast_and_stops_cleanly_with_webhook_work_pending() -> None:
     assert process.stop() == 0
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not [c for c in children if c.is_running()]
+
+
+def test_sigterm_right_after_the_json_line_is_a_clean_exit() -> None:
+    process = SandboxProcess("--scale", "small", "--fast")
+    process.start()
+    assert process.stop() == 0

@@ -30,7 +30,6 @@ from sandbox.common.service import ERROR_BODY, REQUEST_LOG, ROUTE_OF, default_ro
 from sandbox.entra.tokens import BC_RESOURCE, token_store
 from sandbox.masterdata import master_data
 
-ENVIRONMENT = "Production"
 JSON_TYPE = (
     "application/json; odata.metadata=minimal; odata.streaming=true; "
     "IEEE754Compatible=false; charset=utf-8"
@@ -93,7 +92,7 @@ def build_app(ctx: SandboxContext) -> web.Application:
             api_path.tenant is not None and api_path.tenant.lower() != principal.tenant_id
         ):
             return error_response(invalid_credentials())
-        if api_path.environment.lower() != ENVIRONMENT.lower():
+        if api_path.environment.lower() != creds.environment.lower():
             return web.Response(status=404, text=NO_ENVIRONMENT, content_type="application/xml")
         call = Call(
             request.method,
@@ -129,5 +128,4 @@ def build_app(ctx: SandboxContext) -> web.Application:
     Controls(company, api, webhooks, throttle).register(app)
     app.on_startup.append(start_webhooks)
     app.on_cleanup.append(stop_webhooks)
-    assert creds.environment == ENVIRONMENT
     return app

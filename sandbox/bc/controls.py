@@ -179,7 +179,7 @@ class Controls:
             values["employmentDate"] = _date(
                 body.get("employmentDate", c.clock.now().date().isoformat()), "employmentDate"
             )
-            row = self.api.sets["employees"].create(values)  # type: ignore[misc]
+            row = self.api.create_employee(values)
         else:
             row = next((e for e in c.employees.values() if e["number"] == body.get("number")), None)
             if row is None:
@@ -203,7 +203,7 @@ class Controls:
                 raise ControlError(f"unknown department {department!r}")
             row["_department"] = value["id"]
         if action != "hire" or department is not None:
-            self.api.sets["employees"].update(row, fields)  # type: ignore[misc]
+            self.api.update_employee(row, fields)
         return _json(schema.EMPLOYEE, row)
 
     # --- purchase orders ---------------------------------------------------------------------

@@ -231,6 +231,7 @@ class Chart:
             ),
         )
         self.template_weights = tuple(t.weight for t in self.templates)
+        self.sales_invoice, self.purchase_invoice = self.templates[0], self.templates[3]
         self.blocked_revenue = next(i for i in self.blocked_accounts if self.needs_product_line[i])
         self.blocked_balance = next(
             i for i in self.blocked_accounts if not self.needs_product_line[i]
@@ -433,10 +434,10 @@ class History:
         chart = self.chart
         number = f"HIST{chunk:04d}"
         if special == 0:  # an expense booked on the cost center that was closed later
-            template = chart.templates[3]
+            template = chart.purchase_invoice
             return self.document(rng, template, number, size, cost_center=chart.blocked_cost_center)
         if special == 2:  # revenue on the product account that was discontinued later
-            template = chart.templates[0]
+            template = chart.sales_invoice
             return self.document(rng, template, number, size, first_account=chart.blocked_revenue)
         transfer = Template(
             "HIST",

@@ -88,24 +88,36 @@ def _resume_key(collection: Collection, token: str) -> tuple[Any, ...]:
     raise bad_request(f"The skip token '{token}' is not valid.")
 
 
-def _sorted(collection: Collection, options: QueryOptions) -> list[Row]:
-    """``$orderby``: sort the matching rows, tie-broken by key order; resume after the token."""
+def _sorted(collection: Collection, options: QueryOptions) -> Iterable[Row]:
+    """``$orderby``: matching rows sorted, ties in key order; resume after the token's row.
+
+    Lazy collections (the ledger) keep only sort keys and ids, not a million rendered rows."""
     predicate = compile_filter(options.filter)
-    rows = [
-        r
-        for r in (collection.scan(options.filter, None) if collection.scan else collection.rows())
+    key_field = collection.entity.key
+    source = collection.scan(options.filter, None) if collection.scan else collection.rows()
+    lazy = collection.scan is not None
+    keyed = [
+        (
+            tuple(r[n] for n, _ in options.orderby),
+            collection.order_key(r),
+            r[key_field],
+            None if lazy else r,
+        )
+        for r in source
         if predicate(r)
     ]
-    rows.sort(key=collection.order_key)
-    for name, descending in reversed(options.orderby):
-        rows.sort(key=lambda r, n=name: r[n], reverse=descending)
+    keyed.sort(key=lambda k: k[1])
+    for position in reversed(range(len(options.orderby))):
+        descending = options.orderby[position][1]
+        keyed.sort(key=lambda k, i=position: k[0][i], reverse=descending)
+    start = 0
     if options.skiptoken:
-        key = collection.entity.key
-        position = next((i for i, r in enumerate(rows) if r[key] == options.skiptoken), None)
-        if position is None:
+        start = next((i + 1 for i, k in enumerate(keyed) if k[2] == options.skiptoken), -1)
+        if start < 0:
             raise bad_request(f"The skip token '{options.skiptoken}' is not valid.")
-        rows = rows[position + 1 :]
-    return rows
+    if not lazy:
+        return [k[3] for k in keyed[start:]]
+    return (row for k in keyed[start:] if (row := collection.get(k[2])) is not None)
 
 
 def render_entity(

@@ -101,8 +101,8 @@ class CompanyApi:
                 lambda r: (r["number"],),
                 find=c.employees.get,
                 navigations={"defaultDimensions": self._default_dimensions},
-                create=self._create_employee,
-                update=self._update_employee,
+                create=self.create_employee,
+                update=self.update_employee,
                 delete=self._delete_employee,
                 webhooks=True,
                 tombstones=c.tombstones,
@@ -257,7 +257,7 @@ class CompanyApi:
             lambda r: (r["dimensionCode"],),
         )
 
-    def _create_employee(self, values: dict[str, Any]) -> Row:
+    def create_employee(self, values: dict[str, Any]) -> Row:
         c = self.company
         number = values.get("number") or f"E{len(c.employees) + 1:04d}"
         if any(e["number"] == number for e in c.employees.values()):
@@ -285,7 +285,7 @@ class CompanyApi:
         c.changed("employees", row, "created")
         return row
 
-    def _update_employee(self, row: Row, values: dict[str, Any]) -> Row:
+    def update_employee(self, row: Row, values: dict[str, Any]) -> Row:
         c = self.company
         if "number" in values and any(
             e["number"] == values["number"] and e["id"] != row["id"] for e in c.employees.values()

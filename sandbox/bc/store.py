@@ -272,6 +272,8 @@ class Company:
             }
 
     def default_dimensions(self, employee: Row) -> list[Row]:
+        if employee.get("_department") not in self.dimension_values:
+            return []
         value = self.dimension_values[employee["_department"]]
         return [
             {

@@ -105,6 +105,7 @@ class Webhooks:
         self._versions = 0
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
+        self._deliveries_in_flight: set[asyncio.Task[None]] = set()
         company.listeners.append(self.on_change)
 
     # --- timing ------------------------------------------------------------------------------
@@ -126,10 +127,12 @@ class Webhooks:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        tasks = [t for t in (self._task, *self._deliveries_in_flight) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         if self._session is not None:
             await self._session.close()
 
@@ -142,7 +145,9 @@ class Webhooks:
             for url, delivery in list(self.deliveries.items()):
                 if not delivery.in_flight and delivery.due_s is not None and now >= delivery.due_s:
                     delivery.in_flight = True
-                    asyncio.create_task(self._deliver(url, delivery))
+                    task = asyncio.create_task(self._deliver(url, delivery))
+                    self._deliveries_in_flight.add(task)
+                    task.add_done_callback(self._deliveries_in_flight.discard)
 
     def flush(self) -> None:
         """Make every pending delivery due now (sandbox control)."""

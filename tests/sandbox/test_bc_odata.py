@@ -172,3 +172,16 @@ def test_single_entity_by_key(bc: BcKit) -> None:
     missing = bc.get("/generalLedgerEntries(00000000-0000-0000-0000-000000000001)")
     bc_error(missing, 404, "Internal_RecordNotFound")
     bc_error(bc.get("/generalLedgerEntries(12)"), 404, "BadRequest_NotFound")
+
+
+def test_orderby_on_the_ledger_pages_in_sorted_order(bc: BcKit) -> None:
+    options = {"$orderby": "postingDate desc", "$filter": "postingDate ge 2026-06-01"}
+    pages = list(bc.pages("/generalLedgerEntries", page_size=300, **options))
+    entries = [e for p in pages for e in p["value"]]
+    assert len(pages) > 2
+    dates = [e["postingDate"] for e in entries]
+    assert dates == sorted(dates, reverse=True) and dates[-1] >= "2026-06-01"
+    assert len({e["id"] for e in entries}) == len(entries)
+    assert len(entries) == len(
+        bc.values("/generalLedgerEntries", **{"$filter": options["$filter"]})
+    )

@@ -310,13 +310,6 @@ def _check_or(node: Node) -> None:
         _check_or(node.operand)
 
 
-def _fold(value: Any, transform: str | None) -> Any:
-    if isinstance(value, str):
-        # BC's database collation compares text case-insensitively
-        return value.casefold()
-    return value
-
-
 def compile_filter(node: Node | None) -> Predicate:
     if node is None:
         return lambda row: True
@@ -337,7 +330,8 @@ def compile_filter(node: Node | None) -> Predicate:
             "contains": str.__contains__,
         }[node.function]
         return lambda row: test(str(row.get(name) or "").casefold(), needle)
-    value = _fold(node.value, node.transform)
+    # BC's database collation compares text case-insensitively, so tolower/toupper change nothing
+    value = node.value.casefold() if isinstance(node.value, str) else node.value
     compare: Callable[[Any, Any], bool] = {
         "eq": lambda a, b: a == b,
         "ne": lambda a, b: a != b,

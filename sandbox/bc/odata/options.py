@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sandbox.bc.errors import BcError, bad_request, unknown_property
+from sandbox.bc.errors import bad_request, unknown_property
 from sandbox.bc.odata.filter import Node, parse_filter
 from sandbox.bc.schema import EntityType
 
@@ -146,6 +146,3 @@ def page_size(prefer: str | None) -> int:
         if key.strip().lower() == "odata.maxpagesize" and value.strip().isdigit():
             return max(1, min(int(value.strip()), MAX_PAGE_SIZE))
     return MAX_PAGE_SIZE
-
-
-__all__ = ["BcError", "Expand", "QueryOptions", "page_size", "parse_options"]

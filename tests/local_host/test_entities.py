@@ -8,9 +8,7 @@ from local_host import LocalHost
 
 
 def test_counter_under_concurrent_callers_loses_no_update(host: LocalHost) -> None:
-    callers = [
-        host.start_new("add_to_counter", {"key": "shared", "times": 5}) for _ in range(8)
-    ]
+    callers = [host.start_new("add_to_counter", {"key": "shared", "times": 5}) for _ in range(8)]
     for _ in range(20):
         host.signal_entity("Counter", "shared", "add", 1)
     finals = [host.wait_for(i, timeout_s=60) for i in callers]

@@ -1,4 +1,4 @@
-"""The front door: HTTP triggers with function keys, the SDK's own durable client, timer triggers."""
+"""The front door: HTTP triggers behind function keys, the SDK's durable client, timers."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ def test_durable_client_starts_and_queries_an_instance_from_http_triggers(
 ) -> None:
     host, http = served
     key = {"x-functions-key": host.function_key}
-    started = http.post("/api/orchestrators/chain?id=via-http", json={"city": "Bergen"}, headers=key)
+    started = http.post(
+        "/api/orchestrators/chain?id=via-http", json={"city": "Bergen"}, headers=key
+    )
     assert started.status_code == 202
     links = started.json()
     assert links["id"] == "via-http"

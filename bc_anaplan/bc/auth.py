@@ -26,7 +26,6 @@ from urllib.parse import urlencode
 
 import httpx
 import msal
-import orjson
 
 from bc_anaplan.bc.errors import decode_entra_error
 from bc_anaplan.config import Settings
@@ -175,13 +174,3 @@ class BcAuth:
             )
             for entry in stale:
                 cache.remove_at(entry)
-
-
-def token_claims(token: str) -> dict[str, Any]:
-    """The (unverified) claims of a JWT access token, for diagnostics and tests only."""
-    import base64
-
-    payload = token.split(".")[1]
-    padded = payload + "=" * (-len(payload) % 4)
-    claims = orjson.loads(base64.urlsafe_b64decode(padded))
-    return claims if isinstance(claims, dict) else {}

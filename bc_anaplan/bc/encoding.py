@@ -87,7 +87,8 @@ def to_decimal(value: Any) -> Decimal:
         return Decimal(value)
     if isinstance(value, float):
         text = repr(value)
-        if _significant_digits(text) > MAX_EXACT_DIGITS:
+        # fewer than 16 characters cannot hold 16 digits: skip counting on the common path
+        if len(text) > MAX_EXACT_DIGITS and _significant_digits(text) > MAX_EXACT_DIGITS:
             raise InexactNumber(f"{text} has more than {MAX_EXACT_DIGITS} significant digits")
         return Decimal(text)
     if isinstance(value, str):

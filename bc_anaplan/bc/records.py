@@ -47,13 +47,26 @@ class DimensionSetLine:
     value_id: str | None = None
 
 
-def decode_dimension_set_line(raw: Json) -> DimensionSetLine:
-    return DimensionSetLine(
-        code=_text(raw, "code"),
-        value_code=_text(raw, "valueCode"),
-        dimension_id=raw.get("id"),
-        value_id=raw.get("valueId"),
-    )
+# Millions of entries share a few thousand dimension sets: decode each distinct set once and
+# share the (immutable) tuple, which keeps decoding fast and a page's records small.
+_SETS: dict[tuple[tuple[Any, ...], ...], tuple[DimensionSetLine, ...]] = {}
+_MAX_SETS = 65_536
+
+
+def _dimension_set(raw: Json) -> tuple[DimensionSetLine, ...]:
+    children = raw.get("dimensionSetLines")
+    if not children:
+        return ()
+    try:
+        key = tuple((c["code"], c["valueCode"], c.get("id"), c.get("valueId")) for c in children)
+    except (KeyError, TypeError, AttributeError):
+        raise BcDecodeError("a dimension set line has no 'code' or 'valueCode'") from None
+    found = _SETS.get(key)
+    if found is None:
+        found = tuple(DimensionSetLine(*k) for k in key)
+        if len(_SETS) < _MAX_SETS:
+            _SETS[key] = found
+    return found
 
 
 def dimension_map(lines: tuple[DimensionSetLine, ...]) -> dict[str, str]:
@@ -128,23 +141,26 @@ class GlEntry:
 
 
 def decode_gl_entry(raw: Json) -> GlEntry:
-    posting_date = parse_date(_get(raw, "postingDate"))
-    if posting_date is None:
-        raise BcDecodeError(f"G/L entry {raw.get('entryNumber')} has a blank posting date")
-    return GlEntry(
-        id=_text(raw, "id"),
-        entry_number=int(_get(raw, "entryNumber")),
-        posting_date=posting_date,
-        document_number=_text(raw, "documentNumber"),
-        document_type=unescape_enum(_get(raw, "documentType")),
-        account_id=_text(raw, "accountId"),
-        account_number=_text(raw, "accountNumber"),
-        description=_text(raw, "description"),
-        debit=to_decimal(_get(raw, "debitAmount")),
-        credit=to_decimal(_get(raw, "creditAmount")),
-        last_modified=parse_datetime(_get(raw, "lastModifiedDateTime")),
-        dimensions=_children(raw, "dimensionSetLines", decode_dimension_set_line),
-    )
+    try:
+        posting_date = parse_date(raw["postingDate"])
+        if posting_date is None:
+            raise BcDecodeError(f"G/L entry {raw.get('entryNumber')} has a blank posting date")
+        return GlEntry(
+            raw["id"],
+            int(raw["entryNumber"]),
+            posting_date,
+            raw["documentNumber"],
+            unescape_enum(raw["documentType"]),
+            raw["accountId"],
+            raw["accountNumber"],
+            raw["description"],
+            to_decimal(raw["debitAmount"]),
+            to_decimal(raw["creditAmount"]),
+            parse_datetime(raw["lastModifiedDateTime"]),
+            _dimension_set(raw),
+        )
+    except KeyError as exc:  # the hot path reads fields directly; name the missing one
+        raise BcDecodeError(f"field {exc.args[0]!r} is missing from a G/L entry") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +317,7 @@ def decode_purchase_order(raw: Json) -> PurchaseOrder:
         fully_received=bool(_get(raw, "fullyReceived")),
         last_modified=parse_datetime(_get(raw, "lastModifiedDateTime")),
         lines=_children(raw, "purchaseOrderLines", decode_purchase_order_line),
-        dimensions=_children(raw, "dimensionSetLines", decode_dimension_set_line),
+        dimensions=_dimension_set(raw),
     )
 
 
@@ -355,5 +371,5 @@ def decode_journal_line(raw: Json) -> JournalLine:
         description=_text(raw, "description"),
         last_modified=parse_datetime(_get(raw, "lastModifiedDateTime")),
         etag=_text(raw, "@odata.etag"),
-        dimensions=_children(raw, "dimensionSetLines", decode_dimension_set_line),
+        dimensions=_dimension_set(raw),
     )

@@ -37,7 +37,7 @@ from bc_anaplan.bc.records import (
 
 R = TypeVar("R", bound=Tracked)
 
-DIMENSION_SET_LINES = expand("dimensionSetLines", ("id", "code", "valueId", "valueCode"))
+DIMENSION_SET_LINES = expand("dimensionSetLines", ("code", "valueCode"))  # all the mapping needs
 
 COMPANIES = Resource(
     "companies",

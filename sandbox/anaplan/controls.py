@@ -11,6 +11,8 @@ limit, and a reset to the seeded dataset. See ``sandbox/anaplan/README.md``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -57,24 +59,65 @@ def _member_view(plan_list: PlanList) -> list[dict[str, Any]]:
     ]
 
 
-def _cells_view(module: Module, line_item: str | None) -> list[dict[str, Any]]:
-    cells = []
+def _filters(module: Module, query: dict[str, str]) -> dict[int, set[int]]:
+    """``?<dimension>=<member name or code>`` -> allowed member positions per dimension."""
+    filters: dict[int, set[int]] = {}
+    for name, value in query.items():
+        if name == "lineItem":
+            continue
+        index = module.dimension_index(name)
+        if index is None:
+            dims = [d.name for d in module.dimensions]
+            raise ControlError(400, f"{name!r} is not a dimension of {module.name}: {dims}")
+        dimension = module.dimensions[index]
+        if dimension.plan_list is None:
+            filters[index] = {i for i, m in enumerate(dimension.months) if m == value}
+        else:
+            filters[index] = {
+                item.position
+                for item in dimension.plan_list.items()
+                if value in (item.name, item.code)
+            }
+    return filters
+
+
+def _selected(module: Module, line_item: str | None, query: dict[str, str]) -> Iterator[tuple]:
+    filters = _filters(module, query)
     for li in module.line_items:
         if line_item is not None and li.name != line_item:
             continue
-        for key in sorted(module.cells[li.name]):
-            positions = module.positions(key)
-            cells.append(
-                {
-                    "dimensions": {
-                        d.name: d.member_name(p)
-                        for d, p in zip(module.dimensions, positions, strict=True)
-                    },
-                    "lineItem": li.name,
-                    "value": module.get(li.name, key),
-                }
-            )
+        for key in module.cells[li.name]:
+            if all(module.position_in(key, i) in allowed for i, allowed in filters.items()):
+                yield li, key
+
+
+def _cells_view(module: Module, line_item: str | None, query: dict[str, str]) -> list[dict]:
+    cells = []
+    for li, key in sorted(_selected(module, line_item, query), key=lambda pair: pair[1]):
+        positions = module.positions(key)
+        cells.append(
+            {
+                "dimensions": {
+                    d.name: d.member_name(p)
+                    for d, p in zip(module.dimensions, positions, strict=True)
+                },
+                "lineItem": li.name,
+                "value": module.get(li.name, key),
+            }
+        )
     return cells
+
+
+def _totals_view(module: Module, query: dict[str, str]) -> dict[str, dict[str, Any]]:
+    totals: dict[str, dict[str, Any]] = {
+        li.name: {"cells": 0, "sum": Decimal(0)} for li in module.line_items
+    }
+    for li, key in _selected(module, None, query):
+        value = module.get(li.name, key)
+        totals[li.name]["cells"] += 1
+        if isinstance(value, Decimal):
+            totals[li.name]["sum"] += value
+    return totals
 
 
 async def inspect_list(request: web.Request) -> web.Response:
@@ -97,7 +140,15 @@ async def inspect_cells(request: web.Request) -> web.Response:
     line_item = request.query.get("lineItem")
     if line_item is not None and module.line_item(line_item) is None:
         raise ControlError(404, f"no line item {line_item!r} in {module.name}")
-    return json_response(_cells_view(module, line_item))
+    return json_response(_cells_view(module, line_item, dict(request.query)))
+
+
+async def inspect_totals(request: web.Request) -> web.Response:
+    model = _model(request)
+    module = model.modules.get(request.match_info["name"])
+    if module is None:
+        raise ControlError(404, f"no module {request.match_info['name']!r}")
+    return json_response(_totals_view(module, dict(request.query)))
 
 
 async def inspect_tasks(request: web.Request) -> web.Response:
@@ -243,6 +294,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get(PREFIX, overview)
     router.add_get(PREFIX + "/models/{modelId}/lists/{name}", inspect_list)
     router.add_get(PREFIX + "/models/{modelId}/modules/{name}/cells", inspect_cells)
+    router.add_get(PREFIX + "/models/{modelId}/modules/{name}/totals", inspect_totals)
     router.add_get(PREFIX + "/models/{modelId}/tasks", inspect_tasks)
     router.add_post(PREFIX + "/approve", approve)
     router.add_post(PREFIX + "/budget", regenerate_budget)

@@ -210,3 +210,23 @@ def test_reset_restores_the_seeded_model(anaplan: AnaplanKit) -> None:
     assert len(anaplan.members("Cost Centers")) == len(before) + 1
     anaplan.control("/reset")
     assert anaplan.members("Cost Centers") == before
+
+
+def test_cells_can_be_filtered_and_totalled(anaplan: AnaplanKit) -> None:
+    cells = anaplan.cells("Budget")
+    jan = anaplan.inspect("/modules/Budget/cells", Time="Jan 27", **{"Cost Centers": "CC990"})
+    expected = [
+        c
+        for c in cells
+        if c["dimensions"]["Time"] == "Jan 27"
+        and c["dimensions"]["Cost Centers"].startswith("CC990")
+    ]
+    assert jan == expected and jan
+    totals = anaplan.inspect("/modules/Budget/totals")
+    assert totals["Amount"]["cells"] == len(cells)
+    assert Decimal(str(totals["Amount"]["sum"])) == sum(Decimal(str(c["value"])) for c in cells)
+    response = anaplan.http.get(
+        anaplan.url(f"/_sandbox/anaplan/models/{anaplan.model}/modules/Budget/cells"),
+        params={"Colour": "red"},
+    )
+    assert response.status_code == 400

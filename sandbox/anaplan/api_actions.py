@@ -21,7 +21,7 @@ from sandbox.anaplan.definitions import (
 from sandbox.anaplan.envelope import ApiError, envelope, paged
 from sandbox.anaplan.exports import row_count
 from sandbox.anaplan.model import PlanModel
-from sandbox.anaplan.routing import add_model_route
+from sandbox.anaplan.routing import Handler, add_model_route
 
 KINDS: dict[str, type] = {
     "imports": ImportDefinition,
@@ -86,7 +86,7 @@ def _process_action(model: PlanModel, action_id: str, with_source: bool) -> dict
     return definition.summary()
 
 
-def _list_handler(kind: str):
+def _list_handler(kind: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         model = await open_model(request, Access.READ)
         items = [d.summary() for d in model.definitions.values() if isinstance(d, KINDS[kind])]

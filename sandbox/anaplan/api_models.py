@@ -24,14 +24,16 @@ def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "false").lower() == "true"
 
 
-def _sorted(request: web.Request, items: list[dict[str, Any]], fields: tuple[str, ...]):
+def _sorted(
+    request: web.Request, items: list[dict[str, Any]], fields: tuple[str, ...]
+) -> list[dict[str, Any]]:
     raw = request.query.get("sort")
     if raw is None:
         return items
     direction, field = raw[:1], raw[1:]
     if direction not in ("+", "-", " ") or field not in fields:
         raise ApiError(400, f"Bad sort order format: {raw}")
-    return sorted(items, key=lambda item: item.get(field), reverse=direction == "-")
+    return sorted(items, key=lambda item: item[field], reverse=direction == "-")
 
 
 def _workspace(state: AnaplanState, details: bool) -> dict[str, Any]:

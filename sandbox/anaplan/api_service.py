@@ -8,13 +8,12 @@ and wrong methods, carry the §2.5 body ``{"status": {"code", "message"}, "path"
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from sandbox.anaplan import api_actions, api_files, api_metadata, api_models, api_tasks, controls
 from sandbox.anaplan.access import USER
 from sandbox.anaplan.envelope import ApiError, error_body, error_response
+from sandbox.anaplan.routing import Handler
 from sandbox.anaplan.state import STATE, AnaplanState
 from sandbox.common.service import CONTROL_PREFIX, ERROR_BODY, ROUTE_OF
 
@@ -25,7 +24,7 @@ UNMATCHED_ROUTE = "(no such route)"
 
 
 @web.middleware
-async def api_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as exc:
@@ -37,7 +36,7 @@ async def api_errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 
 @web.middleware
-async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(CONTROL_PREFIX):
         return await handler(request)
     state = request.app[STATE]

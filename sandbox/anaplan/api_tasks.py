@@ -19,7 +19,7 @@ from sandbox.anaplan.access import Access, current_user, open_model
 from sandbox.anaplan.api_actions import ID_PARAMS, KINDS, definition_of
 from sandbox.anaplan.dumps import dump_chunks
 from sandbox.anaplan.envelope import ApiError, envelope, paged
-from sandbox.anaplan.routing import add_model_route
+from sandbox.anaplan.routing import Handler, add_model_route
 from sandbox.anaplan.state import STATE
 from sandbox.anaplan.tasks import COMPLETE, Task
 
@@ -44,7 +44,7 @@ async def _start_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _start_handler(kind: str):
+def _start_handler(kind: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         model = await open_model(request, Access.START)
         definition = definition_of(model, kind, request.match_info[ID_PARAMS[kind]])
@@ -56,7 +56,7 @@ def _start_handler(kind: str):
     return handler
 
 
-def _list_handler(kind: str):
+def _list_handler(kind: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         model = await open_model(request, Access.READ)
         object_id = request.match_info[ID_PARAMS[kind]]
@@ -77,7 +77,7 @@ async def _task(request: web.Request, kind: str) -> tuple[str, Task]:
     return model.id, task
 
 
-def _get_handler(kind: str):
+def _get_handler(kind: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         model_id, task = await _task(request, kind)
         details = request.query.get("includeProcessDetails", "false").lower() == "true"
@@ -86,7 +86,7 @@ def _get_handler(kind: str):
     return handler
 
 
-def _cancel_handler(kind: str):
+def _cancel_handler(kind: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         model_id, task = await _task(request, kind)
         request.app[STATE].tasks.cancel(task)
@@ -100,6 +100,9 @@ def _dump_of(request: web.Request, task: Task, object_id: str) -> bytes:
     result = task.result or {}
     has_dump = task.state == COMPLETE and result.get("failureDumpAvailable")
     if task.kind == "processes":
+        definition = request.app[STATE].model.definition(task.object_id)
+        if object_id not in getattr(definition, "action_ids", ()):
+            raise ApiError(404)
         children = [c for c in result.get("nestedResults", []) if c.get("objectId") == object_id]
         has_dump = has_dump and any(c.get("failureDumpAvailable") for c in children)
     if not has_dump:
@@ -118,7 +121,7 @@ def _chunk_index(request: web.Request, count: int) -> int:
     return int(raw)
 
 
-def _dump_handlers(kind: str):
+def _dump_handlers(kind: str) -> tuple[Handler, Handler, Handler]:
     async def dump_object(request: web.Request) -> tuple[str, bytes]:
         model_id, task = await _task(request, kind)
         object_id = request.match_info.get("objectId", task.object_id)

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.anaplan.certificates import LoginRefused
+from sandbox.anaplan.routing import Handler
 from sandbox.anaplan.state import STATE, AnaplanState
 from sandbox.anaplan.tokens import IssuedToken
 from sandbox.anaplan.users import AnaplanUser
@@ -140,7 +141,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def _auth_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+async def _auth_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as exc:

@@ -150,7 +150,9 @@ def _inflate_pieces(data: bytes, limit: int | None) -> Iterator[bytes]:
 class FileStore:
     """Every file of one model and every user's content of it."""
 
-    def __init__(self, clock: SimClock, definitions: list[FileDefinition], next_number: int):
+    def __init__(
+        self, clock: SimClock, definitions: list[FileDefinition], next_number: int
+    ) -> None:
         self.clock = clock
         self.definitions: dict[str, FileDefinition] = {d.id: d for d in definitions}
         self._content: dict[tuple[str, str], FileContent] = {}

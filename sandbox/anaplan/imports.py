@@ -146,6 +146,7 @@ async def _import_module(
             key = 0
             for lookup, index, _ in members:
                 key = (key << POSITION_BITS) | lookup[fields[index]]
+            values: list[StoredValue | None]
             if numbers_only:
                 values = [
                     None if fields[index] == "" else parse_number(fields[index])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -122,7 +123,7 @@ class PlanList:
         return self._next_number
 
     # -- writing ---------------------------------------------------------------------------
-    def add(self, code: str, name: str, properties: dict[str, PropertyValue]) -> ListItem:
+    def add(self, code: str, name: str, properties: Mapping[str, PropertyValue]) -> ListItem:
         if code and code in self._by_code:
             raise ValueError(f"code {code!r} already exists in {self.name}")
         if name.casefold() in self._by_name:
@@ -138,7 +139,7 @@ class PlanList:
         self._by_name[name.casefold()] = item
         return item
 
-    def update(self, item: ListItem, name: str, properties: dict[str, PropertyValue]) -> None:
+    def update(self, item: ListItem, name: str, properties: Mapping[str, PropertyValue]) -> None:
         other = self._by_name.get(name.casefold())
         if other is not None and other is not item:
             raise ValueError(f"name {name!r} already exists in {self.name}")

@@ -51,7 +51,7 @@ class Dimension:
     matched and exported by name (they have no codes), exactly as the model builder mapped them.
     """
 
-    def __init__(self, name: str, plan_list: PlanList | None, months: tuple[str, ...] = ()):
+    def __init__(self, name: str, plan_list: PlanList | None, months: tuple[str, ...] = ()) -> None:
         self.name = name
         self.plan_list = plan_list
         self.months = months

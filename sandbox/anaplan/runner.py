@@ -133,7 +133,7 @@ class TaskRunner:
                         snapshots[name] = self._snapshot(name)
                 outcome.commit()
                 rows_done += outcome.rows
-                child = {
+                child: dict[str, Any] = {
                     key: outcome.result[key]
                     for key in ("details", "failureDumpAvailable", "objectId", "successful")
                     if key in outcome.result

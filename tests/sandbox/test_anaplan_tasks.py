@@ -175,6 +175,7 @@ def test_process_runs_its_imports_in_order_with_nested_results_and_dumps(anaplan
     assert dump == anaplan.get(f"{base}/{cost_centers['id']}").text
     assert dump.splitlines()[1].startswith("E,4,Name is blank,CC999")
     assert anaplan.get(f"{base}/{imports['Import GL Accounts']}").status_code == 204
+    assert anaplan.get(f"{base}/{imports['Import GL Actuals']}").status_code == 404
     detailed = anaplan.ok(
         "GET",
         f"/processes/{process['id']}/tasks/{task_id}",

@@ -15,6 +15,7 @@ would (inputs as JSON text, event data as the client's JSON-encoded JSON text).
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,8 +88,6 @@ class LocalHost:
         function_key: str | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
-        import os
-
         self.env = dict(os.environ if env is None else env)
         settings_json = host_json if isinstance(host_json, dict) else read_host_json(
             app_module, host_json)  # fmt: skip

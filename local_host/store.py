@@ -110,12 +110,14 @@ class Store:
 
     def meta(self, instance: str) -> dict[str, Any] | None:
         try:
-            return dict(json.loads(_text(self.table.get_entity(partition_key(instance), META))))
+            return dict(json.loads(self._full_text(self.table.get_entity(
+                partition_key(instance), META))))  # fmt: skip
         except ResourceNotFoundError:
             return None
 
     def metas(self) -> list[dict[str, Any]]:
-        return [json.loads(_text(row)) for row in self.table.query_entities(f"RowKey eq '{META}'")]
+        rows = self.table.query_entities(f"RowKey eq '{META}'")
+        return [json.loads(self._full_text(row)) for row in rows]
 
     def partitions_with_inbox(self) -> set[str]:
         rows = self.table.query_entities("RowKey ge 'i' and RowKey lt 'j'", select=["PartitionKey"])
@@ -129,6 +131,7 @@ class Store:
         for number, piece in list(enumerate(pieces))[1:]:
             self._upsert(_row(instance, f"{row_key}~{number:03d}", piece))
         row = _row(instance, row_key, pieces[0])
+        row["Parts"] = len(pieces)
         if row_key == META:
             for column in ("name", "status", "created", "updated"):
                 if payload.get(column) is not None:
@@ -161,6 +164,12 @@ class Store:
             self.table.submit_transaction(
                 [("delete", {"PartitionKey": pk, "RowKey": key}) for key in batch]
             )
+
+    def _full_text(self, row: Row) -> str:
+        """A row's payload including its overflow rows (``Parts`` says how many rows)."""
+        more = (self.table.get_entity(row["PartitionKey"], f"{row['RowKey']}~{n:03d}")
+                for n in range(1, int(row.get("Parts", 1))))  # fmt: skip
+        return _text(row) + "".join(_text(part) for part in more)
 
     def _upsert(self, row: Row) -> None:
         self.table.upsert_entity(row, mode=UpdateMode.REPLACE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -13,10 +14,11 @@ from tests.local_host.conftest import MakeHost
 
 
 @pytest.fixture
-def served(make_host: MakeHost) -> tuple[LocalHost, httpx.Client]:
+def served(make_host: MakeHost) -> Iterator[tuple[LocalHost, httpx.Client]]:
     host = make_host(clock=RealClock())
     endpoint = host.serve()
-    return host, httpx.Client(base_url=endpoint.url, timeout=30)
+    with httpx.Client(base_url=endpoint.url, timeout=30) as http:
+        yield host, http
 
 
 def test_durable_client_starts_and_queries_an_instance_from_http_triggers(

@@ -131,6 +131,7 @@ def test_sub_orchestrations_return_results_and_failures(host: LocalHost) -> None
 def test_non_deterministic_orchestrator_is_detected(
     host: LocalHost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    test_app.release_slow_greet.clear()
     monkeypatch.setitem(test_app.nondeterministic_choice, "activity", "slow_greet")
     instance_id = host.start_new("nondeterministic")
     _wait_until(lambda: _has_scheduled(host, instance_id, "slow_greet"))

@@ -38,3 +38,9 @@ def test_large_payloads_span_several_rows(make_host: MakeHost) -> None:
     status = host.wait_for(host.start_new("chain", {"city": big}), timeout_s=60)
     assert status.runtime_status == "Completed"
     assert status.output[0] == f"Hello {big}"
+    host.stop()  # a new host reads it all back from the table
+    again = make_host(task_hub=host.task_hub)
+    reread = again.get_status(status.instance_id)
+    assert reread is not None and reread.output == status.output
+    assert len(again.history(status.instance_id)[-3]["Result"]) > 1_500_000
+    assert [s.instance_id for s in again.list_instances()] == [status.instance_id]

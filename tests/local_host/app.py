@@ -260,6 +260,28 @@ async def http_counter(req: func.HttpRequest, client: df.DurableOrchestrationCli
     )
 
 
+@app.route(route="ops/{action}/{instance_id?}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def http_ops(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    """The rest of the client's API, as an operator endpoint would use it."""
+    action, instance_id = req.route_params["action"], req.route_params.get("instance_id")
+    result: Any = None
+    if action == "query":
+        statuses = await client.get_status_by(
+            runtime_status=[df.OrchestrationRuntimeStatus.Running]
+        )
+        result = sorted(s.instance_id for s in statuses)
+    elif action == "raise":
+        await client.raise_event(instance_id, "approved", {"via": "client"})
+    elif action == "terminate":
+        await client.terminate(instance_id, "stopped by operator")
+    elif action == "purge":
+        result = (await client.purge_instance_history(instance_id)).instances_deleted
+    elif action == "restart":
+        result = await client.restart(instance_id, restart_with_new_instance_id=False)
+    return func.HttpResponse(json.dumps(result), mimetype="application/json")
+
+
 @app.route(route="ping", auth_level=func.AuthLevel.ANONYMOUS)
 def ping(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(f"pong {req.params.get('x', '')}".strip())
@@ -268,3 +290,13 @@ def ping(req: func.HttpRequest) -> func.HttpResponse:
 @app.timer_trigger(schedule="%LOCAL_HOST_TEST_TICK%", arg_name="timer", run_on_startup=False)
 def tick(timer: func.TimerRequest) -> None:
     ticks.append(time.monotonic())
+
+
+@app.timer_trigger(schedule="%LOCAL_HOST_TEST_TICK%", arg_name="timer", run_on_startup=False)
+@app.durable_client_input(client_name="client")
+async def tick_start(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    """A singleton started from a timer: skipped while the previous run is still going."""
+    status = await client.get_status("from-timer")
+    if status.runtime_status not in (df.OrchestrationRuntimeStatus.Running,
+                                     df.OrchestrationRuntimeStatus.Pending):  # fmt: skip
+        await client.start_new("chain", "from-timer", {"city": "Tromso"})

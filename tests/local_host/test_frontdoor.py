@@ -94,7 +94,24 @@ def test_function_keys_are_enforced(served: tuple[LocalHost, httpx.Client]) -> N
     assert http.post("/api/instances/x", params={"code": host.function_key}).status_code == 404
 
 
-def test_timer_trigger_fires_on_its_schedule(make_host: MakeHost) -> None:
+def test_the_rest_of_the_client_api(served: tuple[LocalHost, httpx.Client]) -> None:
+    host, http = served
+    params = {"code": host.function_key}
+    host.start_new("approval", 24, instance_id="ops-1")
+    host.start_new("approval", 24, instance_id="ops-2")
+    assert http.post("/api/ops/query", params=params).json() == ["ops-1", "ops-2"]
+    assert http.post("/api/ops/raise/ops-1", params=params).status_code == 200
+    assert host.wait_for("ops-1", timeout_s=20).output == {"approved": '{"via": "client"}'}
+    assert http.post("/api/ops/terminate/ops-2", params=params).status_code == 200
+    assert host.wait_for("ops-2", timeout_s=20).runtime_status == "Terminated"
+    assert http.post("/api/ops/restart/ops-1", params=params).json()["id"] == "ops-1"
+    assert host.get_status("ops-1").runtime_status in ("Pending", "Running")  # type: ignore[union-attr]
+    assert http.post("/api/ops/purge/ops-2", params=params).json() == 1
+    assert host.get_status("ops-2") is None
+    host.terminate("ops-1", "test over")
+
+
+def test_timer_triggers_fire_on_their_schedule(make_host: MakeHost) -> None:
     test_app.ticks.clear()
     host = make_host(clock=RealClock(), env={"LOCAL_HOST_TEST_TICK": "*/1 * * * * *"})
     host.serve()
@@ -103,3 +120,6 @@ def test_timer_trigger_fires_on_its_schedule(make_host: MakeHost) -> None:
         assert time.monotonic() < deadline, "the every-second timer trigger did not fire twice"
         time.sleep(0.05)
     assert test_app.ticks[1] - test_app.ticks[0] >= 0.5
+    # The other timer function started a singleton through its durable client binding.
+    status = host.wait_for("from-timer", timeout_s=20)
+    assert status.output == ["Hello Tromso", "HELLO TROMSO!"]

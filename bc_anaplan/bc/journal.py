@@ -210,10 +210,10 @@ class DraftJournalWriter:
         rejected, dims_pending = self._add_dimensions(journal_id, dims, report)
         if rejected:
             self._remove_rejected(journal_id, desired, rejected, report)
+        # repaired: lines an earlier, interrupted write left without their dimensions
+        unfinished = rejected.keys() | dims_pending | report.created
         report.repaired.update(
-            d.line.key
-            for d in dims
-            if d.line.key in existing and d.line.key not in rejected.keys() | dims_pending
+            d.line.key for d in dims if d.line.key in existing and d.line.key not in unfinished
         )
         return lines_pending or bool(dims_pending)
 
@@ -230,11 +230,12 @@ class DraftJournalWriter:
         *,
         idempotent: bool,
     ) -> dict[str, BatchOutcome]:
-        outcomes = run_batch(self.client, operations, idempotent=idempotent)
-        report.batch_requests += 1
-        if self._progress is not None:
-            self._progress(phase, report.batch_requests)
-        return outcomes
+        try:
+            return run_batch(self.client, operations, idempotent=idempotent)
+        finally:  # counted even when the answer was lost: the request was sent
+            report.batch_requests += 1
+            if self._progress is not None:
+                self._progress(phase, report.batch_requests)
 
     def _create_lines(
         self, journal_id: str, todo: list[PlanLine], report: WriteReport

@@ -5,6 +5,7 @@ Every test writes its own plan version into the PLAN batch and deletes its lines
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -24,6 +25,7 @@ from bc_anaplan.bc import (
 )
 from bc_anaplan.bc.records import JournalLine, dimension_map
 from tests.core.bc.conftest import API, Controls, delta, make_client
+from tests.support.processes import running_sandbox
 
 JOURNAL = "PLAN"
 BATCH = ("POST", API + "/$batch", 200)
@@ -106,6 +108,30 @@ def test_a_thousand_lines_in_thirty_batches(
     assert_written(bc, lines)
     again = DraftJournalWriter(bc, JOURNAL).write(lines)
     assert len(again.already_present) == 1000 and again.batch_requests == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("BC_TEST_10K"),
+    reason="set BC_TEST_10K=1: ~35 s, because the sandbox inserts a journal line in O(lines)",
+)
+def test_ten_thousand_lines_with_two_dimensions_need_about_three_hundred_requests() -> None:
+    with running_sandbox("--scale", "100", "--fast") as info:
+        client = make_client(info)
+        controls = Controls(info)
+        numbers = [
+            a.number
+            for a in iter_accounts(client)
+            if a.account_type == "Posting" and a.direct_posting and not a.blocked
+        ]
+        lines = plan("ten-thousand", numbers[:20], 10_000)
+        controls.reset_requests()
+        report = DraftJournalWriter(client, JOURNAL).write(lines)
+        used = controls.requests()
+    assert len(report.created) == 10_000 and not report.failures
+    assert (report.batch_requests, report.read_requests) == (100 + 200, 2)
+    outer = {k: n for k, n in used.items() if k[1] == BATCH[1] or k[0] == "GET"}
+    assert sum(outer.values()) == 302  # 300 $batch + journal lookup + existing-lines read
 
 
 def kill_after(phase: str, batches: int) -> Any:

@@ -341,7 +341,8 @@ def existing_lines(client: BcClient, journal_id: str) -> tuple[dict[str, Journal
     found: dict[str, JournalLine] = {}
     pages = 0
     path = f"journals({journal_id})/journalLines"
-    for page in iter_pages(client, JOURNAL_LINES, path=path):
+    # from the primary, not a replica: this read must see the lines this writer just created
+    for page in iter_pages(client, JOURNAL_LINES, path=path, replica=False):
         pages += 1
         for line in page:
             if line.external_document_number.startswith(KEY_SCHEME):

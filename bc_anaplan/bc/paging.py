@@ -5,8 +5,8 @@ to ``$select`` (only what the connector uses), what to ``$expand``, the key, the
 the record decoder. ``iter_pages`` does the rest for all of them:
 
 * the first request carries ``$select``/``$expand``/``$filter``; every request carries
-  ``Prefer: odata.maxpagesize=N`` (BC caps pages at 20,000) and ``Data-Access-Intent: ReadOnly``
-  (reads may be served from a replica);
+  ``Prefer: odata.maxpagesize=N`` (BC caps pages at 20,000) and, unless the read must see the
+  caller's own writes, ``Data-Access-Intent: ReadOnly`` (served from a replica);
 * ``@odata.nextLink`` is followed exactly as given (the HTTP layer refuses a link to another
   origin, so the bearer token never leaves BC); a link that was already followed raises
   ``PagingLoopError`` instead of looping all night;
@@ -64,8 +64,11 @@ def expand(navigation: str, fields: tuple[str, ...]) -> str:
     return f"{navigation}($select={','.join(fields)})"
 
 
-def read_headers(page_size: int) -> dict[str, str]:
-    return {"Prefer": f"odata.maxpagesize={page_size}", "Data-Access-Intent": "ReadOnly"}
+def read_headers(page_size: int, replica: bool = True) -> dict[str, str]:
+    headers = {"Prefer": f"odata.maxpagesize={page_size}"}
+    if replica:
+        headers["Data-Access-Intent"] = "ReadOnly"
+    return headers
 
 
 def iter_pages(
@@ -75,12 +78,17 @@ def iter_pages(
     path: str | None = None,
     filter_expression: str | None = None,
     page_size: int | None = None,
+    replica: bool = True,
 ) -> Iterator[list[T]]:
-    """Yield the decoded records of ``resource`` one server page at a time."""
+    """Yield the decoded records of ``resource`` one server page at a time.
+
+    ``replica=False`` reads from the primary database: for reads that must see the caller's
+    own writes (a replica may lag behind), such as reconciling after a lost answer.
+    """
     size = page_size or client.page_size
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {size}")
-    headers = read_headers(size)
+    headers = read_headers(size, replica)
     url: str | None = resource.url(client, path)
     params: dict[str, str] | None = resource.query(filter_expression)
     followed: set[str] = set()
@@ -88,14 +96,20 @@ def iter_pages(
         response = client.get(url, params=params, headers=headers)
         records, next_link = parse_page(response.content, resource.decode)
         yield records
-        if next_link is not None and (next_link == url or next_link in followed):
-            raise PagingLoopError(
-                f"BC returned the nextLink {next_link} a second time while reading "
-                f"{resource.entity_set}; stopping instead of looping"
-            )
-        if next_link is not None:
-            followed.add(next_link)
-        url, params = next_link, None
+        url, params = next_url(next_link, followed, resource.entity_set), None
+
+
+def next_url(next_link: str | None, followed: set[str], entity_set: str) -> str | None:
+    """The next page to request, refusing a link that was already followed (a server loop)."""
+    if next_link is None:
+        return None
+    if next_link in followed:
+        raise PagingLoopError(
+            f"BC returned the nextLink {next_link} a second time while reading "
+            f"{entity_set}; stopping instead of looping"
+        )
+    followed.add(next_link)
+    return next_link
 
 
 def parse_page(content: bytes, decode: Callable[[Json], T]) -> tuple[list[T], str | None]:

@@ -8,8 +8,8 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from bc_anaplan.bc.errors import BcDecodeError
-from bc_anaplan.bc.paging import parse_page
+from bc_anaplan.bc.errors import BcDecodeError, PagingLoopError
+from bc_anaplan.bc.paging import next_url, parse_page
 from bc_anaplan.bc.records import (
     DimensionSetLine,
     decode_account,
@@ -152,3 +152,12 @@ def test_journal_line_keeps_its_etag() -> None:
     assert line.amount == Decimal("-100.1")
     assert line.etag == 'W/"abc"'
     assert line.dimensions == ()
+
+
+def test_pager_refuses_a_next_link_it_already_followed() -> None:
+    followed: set[str] = set()
+    first = "https://bc.example/v2.0/t/Production/api/v2.0/companies(c)/x?$skiptoken=a"
+    assert next_url(first, followed, "x") == first
+    assert next_url(None, followed, "x") is None
+    with pytest.raises(PagingLoopError, match="second time"):
+        next_url(first, followed, "x")

@@ -1,8 +1,8 @@
 """One generic pager for every BC entity set, driven by small ``Resource`` declarations.
 
 A ``Resource`` declares an entity set the way a Singer stream does: the entity set, the fields
-to ``$select`` (only what the connector uses), what to ``$expand``, the key, the cursor field and
-the record decoder. ``iter_pages`` does the rest for all of them:
+to ``$select`` (only what the connector uses), what to ``$expand``, the cursor field and the
+record decoder. ``iter_pages`` does the rest for all of them:
 
 * the first request carries ``$select``/``$expand``/``$filter``; every request carries
   ``Prefer: odata.maxpagesize=N`` (BC caps pages at 20,000) and, unless the read must see the
@@ -42,7 +42,8 @@ class Resource(Generic[T]):
     select: tuple[str, ...]
     decode: Callable[[Json], T]
     expand: tuple[str, ...] = ()  # e.g. "dimensionSetLines($select=code,valueCode)"
-    key: str = "id"
+    # the field an incremental ``Cursor`` may filter on (None: no incremental reads); records
+    # are deduplicated by their ``id``, the SystemId key of every entity set read here
     cursor_field: str | None = "lastModifiedDateTime"
     company_scoped: bool = True
 

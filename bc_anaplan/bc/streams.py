@@ -166,11 +166,21 @@ def stream(
     page_size: int | None = None,
 ) -> Iterator[R]:
     """Every record of ``resource`` in the cursor's window, deduplicated, page by page."""
-    window = cursor.cursor.filter() if cursor is not None else None
+    window = _window(resource, cursor)
     for page in iter_pages(
         client, resource, path=path, filter_expression=window, page_size=page_size
     ):
         yield from (cursor.admit(page) if cursor is not None else page)
+
+
+def _window(resource: Resource[R], cursor: CursorRun | None) -> str | None:
+    if cursor is None:
+        return None
+    if cursor.cursor.field != resource.cursor_field:
+        raise ValueError(
+            f"{resource.entity_set} cannot be read incrementally on {cursor.cursor.field!r}"
+        )
+    return cursor.cursor.filter()
 
 
 def iter_companies(client: BcClient) -> Iterator[Company]:
@@ -193,7 +203,7 @@ def iter_gl_entry_pages(
     client: BcClient, cursor: CursorRun | None = None, *, page_size: int | None = None
 ) -> Iterator[list[GlEntry]]:
     """Like ``iter_gl_entries``, one list per server page (for batch-wise aggregation)."""
-    window = cursor.cursor.filter() if cursor is not None else None
+    window = _window(GL_ENTRIES, cursor)
     for page in iter_pages(client, GL_ENTRIES, filter_expression=window, page_size=page_size):
         yield cursor.admit(page) if cursor is not None else page
 

@@ -9,6 +9,7 @@ import pytest
 from bc_anaplan.bc import (
     BcClient,
     BcError,
+    Cursor,
     iter_accounts,
     iter_companies,
     iter_dimension_values,
@@ -96,3 +97,8 @@ def test_429_and_503_storms_lose_and_duplicate_nothing(
     throttled = count(after, "GET", GL, 429) - count(before, "GET", GL, 429)
     unavailable = count(after, "GET", GL, 503) - count(before, "GET", GL, 503)
     assert throttled > 0 and unavailable > 0
+
+
+def test_a_cursor_on_a_field_the_resource_does_not_declare_is_refused(bc: BcClient) -> None:
+    with pytest.raises(ValueError, match="cannot be read incrementally"):
+        next(iter_accounts(bc, Cursor(field="postingDate").open()))

@@ -8,16 +8,35 @@ record of the worker, and offers ``startup_check`` to hosts that validate before
 import azure.durable_functions as df
 import azure.functions as func
 
+from activities import actuals, anaplan_tasks, employees, reference, runs
 from bc_anaplan import redaction
 from bc_anaplan.config import load_settings
 from bc_anaplan.logs import configure_logging
+from entities import model_lock
+from orchestrators import actuals_load, employees_load, reference_sync, replay
+from orchestrators import anaplan_tasks as anaplan_task_flows
 from triggers import health
 
 redaction.install()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
-for blueprint in (health.bp,):
+BLUEPRINTS = (
+    health.bp,
+    model_lock.bp,
+    anaplan_task_flows.bp,
+    reference_sync.bp,
+    actuals_load.bp,
+    employees_load.bp,
+    replay.bp,
+    runs.bp,
+    reference.bp,
+    actuals.bp,
+    employees.bp,
+    anaplan_tasks.bp,
+)
+
+for blueprint in BLUEPRINTS:
     app.register_functions(blueprint)
 
 

@@ -30,6 +30,14 @@ CellKey = tuple[str, ...]  # (account member code, *dimension member codes)
 ZERO = Decimal("0")
 
 
+class DimensionLineLike(Protocol):
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def value_code(self) -> str: ...
+
+
 class GlEntryLike(Protocol):
     @property
     def id(self) -> str: ...
@@ -50,7 +58,9 @@ class GlEntryLike(Protocol):
     def credit(self) -> Decimal: ...
 
     @property
-    def dimensions(self) -> Mapping[str, str]: ...
+    def dimensions(self) -> Iterable[DimensionLineLike]: ...
+
+    def dimension(self, code: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -143,7 +153,7 @@ class Aggregator:
             return None, f"account {entry.account_number} has no Anaplan member"
         key = [account]
         for axis in self.axes:
-            value = entry.dimensions.get(axis.bc_dimension, "")
+            value = entry.dimension(axis.bc_dimension)
             if not value:
                 if axis.blank_member is None:
                     return None, f"entry has no {axis.bc_dimension} value"
@@ -163,7 +173,7 @@ def _quarantine(entry: GlEntryLike, amount: Decimal, reason: str) -> Quarantined
         entry.posting_date.isoformat(),
         entry.account_number,
         amount,
-        dict(entry.dimensions),
+        {line.code: line.value_code for line in entry.dimensions},
         reason,
     )
 

@@ -17,11 +17,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+MAX_NAME_LENGTH = 60  # Anaplan list item names
+
 
 def member_name(code: str, display_name: str) -> str:
-    """The Anaplan member name for a BC code: ``"<code> <display name>"``."""
+    """The Anaplan member name for a BC code: ``"<code> <display name>"``, cut to 60 characters.
+
+    BC display names run to 50 characters and codes to 20, Anaplan names stop at 60: the display
+    name is shortened, never the code, so names stay unique because codes are.
+    """
     display_name = " ".join(display_name.split())
-    return f"{code} {display_name}" if display_name else code
+    name = f"{code} {display_name}" if display_name else code
+    return name if len(name) <= MAX_NAME_LENGTH else name[:MAX_NAME_LENGTH].rstrip()
 
 
 def normalise(value: object) -> str:

@@ -68,6 +68,15 @@ class Period:
         return self.key
 
 
+def months(first: Period, last: Period) -> list[Period]:
+    """Every month from ``first`` to ``last``, both included."""
+    result, current = [], first
+    while current <= last:
+        result.append(current)
+        current = current.next()
+    return result
+
+
 @dataclass(frozen=True)
 class PeriodNaming:
     """How the Anaplan model names months, and when the fiscal year starts."""

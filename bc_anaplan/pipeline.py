@@ -36,6 +36,7 @@ class DimensionMapping:
     anaplan_list: str  # Anaplan list name, e.g. Cost Centers
     import_action: str  # HIERARCHY_DATA import that maintains the list
     column: str  # column name of this dimension in module imports/exports
+    blank_member: str | None = None  # Anaplan member for entries without a value, if any
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class EmployeesConfig:
     department_dimension: str | None  # BC dimension giving the employee's department
     headcount_column: str
     personal_fields: tuple[str, ...]  # extra BC fields sent only when listed here
+    headcount_first_period: str | None  # "YYYY-MM"; default: start of the previous fiscal year
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,7 @@ def _dimensions(t: _Table) -> tuple[DimensionMapping, ...]:
                 anaplan_list=anaplan_list,
                 import_action=d.text("import"),
                 column=d.text("column", anaplan_list),
+                blank_member=d.optional_text("blank_member"),
             )
         )
     codes = [m.bc_dimension for m in mappings]
@@ -271,7 +274,15 @@ def _employees(t: _Table, dimensions: tuple[DimensionMapping, ...]) -> Employees
         department_dimension=department.upper() if department else None,
         headcount_column=e.text("headcount_column", "Headcount"),
         personal_fields=personal,
+        headcount_first_period=_period_key(e, "headcount_first_period"),
     )
+
+
+def _period_key(t: _Table, key: str) -> str | None:
+    value = t.optional_text(key)
+    if value is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise t.error(key, f"expected a month as YYYY-MM, got {value!r}")
+    return value
 
 
 def _commitments(t: _Table) -> CommitmentsConfig | None:

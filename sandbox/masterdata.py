@@ -100,89 +100,355 @@ def guid(rng: random.Random) -> str:
 
 # (section number, section name, category, [(sub-category, [account names])])
 _CHART: list[tuple[int, str, str, list[tuple[str, list[str]]]]] = [
-    (10000, "Assets", "Assets", [
-        ("Cash", ["Petty Cash", "Operating Bank Account", "Payroll Bank Account", "Savings Account",
-                  "USD Bank Account", "EUR Bank Account"]),
-        ("Receivables", ["Trade Receivables", "Intercompany Receivables", "Other Receivables",
-                         "Allowance for Doubtful Accounts", "Employee Advances"]),
-        ("Inventory", ["Raw Materials", "Raw Materials Interim", "Work in Process",
-                       "Finished Goods", "Finished Goods Interim", "Spare Parts",
-                       "Packaging Materials", "Goods in Transit"]),
-        ("Prepaid Expenses", ["Prepaid Rent", "Prepaid Insurance", "Prepaid Software",
-                              "Purchase VAT Receivable", "Other Prepayments"]),
-        ("Fixed Assets", ["Land", "Buildings", "Accumulated Depreciation Buildings",
-                          "Machinery and Equipment", "Accumulated Depreciation Machinery",
-                          "Vehicles", "Accumulated Depreciation Vehicles", "Office Equipment",
-                          "Accumulated Depreciation Office Equipment", "IT Hardware",
-                          "Accumulated Depreciation IT Hardware", "Assets under Construction",
-                          "Capitalised Development", "Leasehold Improvements"]),
-    ]),
-    (20000, "Liabilities", "Liabilities", [
-        ("Payables", ["Trade Payables", "Intercompany Payables", "Goods Received Not Invoiced",
-                      "Customer Prepayments", "Other Payables"]),
-        ("Accruals", ["Accrued Salaries", "Accrued Vacation", "Accrued Bonuses",
-                      "Accrued Utilities", "Accrued Professional Fees", "Warranty Provision"]),
-        ("Taxes", ["Sales VAT Payable", "VAT Settlement", "Payroll Tax Payable",
-                   "Corporate Income Tax Payable", "Withholding Tax Payable"]),
-        ("Loans", ["Revolving Credit Facility", "Term Loan Current Portion", "Term Loan",
-                   "Lease Liabilities", "Shareholder Loan"]),
-    ]),
-    (30000, "Equity", "Equity", [
-        ("Capital", ["Share Capital", "Share Premium", "Retained Earnings",
-                     "Current Year Result", "Translation Reserve"]),
-    ]),
-    (40000, "Revenue", "Income", [
-        ("Product Sales", ["Sales Industrial Pumps", "Sales Valves", "Sales Actuators",
-                           "Sales Control Systems", "Sales Spare Parts", "Sales Sensors",
-                           "Sales Custom Assemblies", "Sales Refurbished Units"]),
-        ("Service Revenue", ["Installation Services", "Maintenance Contracts", "Field Service",
-                             "Training Revenue", "Engineering Services"]),
-        ("Other Income", ["Freight Recharged", "Sales Discounts", "Sales Returns",
-                          "Scrap Sales", "Rental Income"]),
-    ]),
-    (50000, "Cost of Goods Sold", "Cost of Goods Sold", [
-        ("Materials", ["Raw Material Consumption", "Purchased Components", "Subcontracting",
-                       "Packaging Consumption", "Inventory Adjustments", "Scrap and Rework"]),
-        ("Direct Labour", ["Direct Labour Wages", "Direct Labour Overtime",
-                           "Direct Labour Benefits", "Temporary Production Staff"]),
-        ("Manufacturing Overhead", ["Factory Utilities", "Machine Maintenance",
-                                    "Factory Supplies", "Quality Control", "Tooling",
-                                    "Depreciation Production", "Inbound Freight",
-                                    "Customs and Duties", "Warranty Costs"]),
-    ]),
-    (60000, "Operating Expenses", "Expense", [
-        ("Personnel", ["Salaries", "Bonuses", "Overtime", "Social Security", "Pension",
-                       "Health Insurance", "Recruitment", "Training", "Company Cars",
-                       "Staff Welfare"]),
-        ("Facilities", ["Rent", "Utilities", "Building Maintenance", "Cleaning", "Security",
-                        "Property Insurance"]),
-        ("Sales and Marketing", ["Advertising", "Trade Shows", "Sales Commissions",
-                                 "Marketing Materials", "Website and Digital", "Customer Events",
-                                 "Market Research", "Outbound Freight"]),
-        ("Travel", ["Travel Airfare", "Travel Accommodation", "Travel Meals",
-                    "Mileage Allowance", "Entertainment"]),
-        ("IT and Communication", ["Software Subscriptions", "IT Services", "Telephone",
-                                  "Internet", "IT Consumables", "Cloud Hosting"]),
-        ("Administration", ["Office Supplies", "Postage", "Printing", "Audit Fees",
-                            "Legal Fees", "Consulting Fees", "Bank Charges", "Insurance",
-                            "Subscriptions and Memberships", "Bad Debt Expense"]),
-        ("Research and Development", ["R&D Materials", "R&D Contractors", "Prototyping",
-                                      "Patents and Licences", "Testing and Certification"]),
-        ("Depreciation", ["Depreciation Buildings", "Depreciation Vehicles",
-                          "Depreciation Office Equipment", "Depreciation IT Hardware",
-                          "Amortisation Development"]),
-    ]),
-    (80000, "Financial and Tax", "Expense", [
-        ("Financial Items", ["Interest Income", "Interest Expense", "Exchange Rate Gains",
-                             "Exchange Rate Losses", "Realised FX Differences",
-                             "Bank Interest Expense"]),
-        ("Taxes", ["Corporate Income Tax", "Deferred Tax", "Other Taxes"]),
-    ]),
+    (
+        10000,
+        "Assets",
+        "Assets",
+        [
+            (
+                "Cash",
+                [
+                    "Petty Cash",
+                    "Operating Bank Account",
+                    "Payroll Bank Account",
+                    "Savings Account",
+                    "USD Bank Account",
+                    "EUR Bank Account",
+                ],
+            ),
+            (
+                "Receivables",
+                [
+                    "Trade Receivables",
+                    "Intercompany Receivables",
+                    "Other Receivables",
+                    "Allowance for Doubtful Accounts",
+                    "Employee Advances",
+                ],
+            ),
+            (
+                "Inventory",
+                [
+                    "Raw Materials",
+                    "Raw Materials Interim",
+                    "Work in Process",
+                    "Finished Goods",
+                    "Finished Goods Interim",
+                    "Spare Parts",
+                    "Packaging Materials",
+                    "Goods in Transit",
+                ],
+            ),
+            (
+                "Prepaid Expenses",
+                [
+                    "Prepaid Rent",
+                    "Prepaid Insurance",
+                    "Prepaid Software",
+                    "Purchase VAT Receivable",
+                    "Other Prepayments",
+                ],
+            ),
+            (
+                "Fixed Assets",
+                [
+                    "Land",
+                    "Buildings",
+                    "Accumulated Depreciation Buildings",
+                    "Machinery and Equipment",
+                    "Accumulated Depreciation Machinery",
+                    "Vehicles",
+                    "Accumulated Depreciation Vehicles",
+                    "Office Equipment",
+                    "Accumulated Depreciation Office Equipment",
+                    "IT Hardware",
+                    "Accumulated Depreciation IT Hardware",
+                    "Assets under Construction",
+                    "Capitalised Development",
+                    "Leasehold Improvements",
+                ],
+            ),
+        ],
+    ),
+    (
+        20000,
+        "Liabilities",
+        "Liabilities",
+        [
+            (
+                "Payables",
+                [
+                    "Trade Payables",
+                    "Intercompany Payables",
+                    "Goods Received Not Invoiced",
+                    "Customer Prepayments",
+                    "Other Payables",
+                ],
+            ),
+            (
+                "Accruals",
+                [
+                    "Accrued Salaries",
+                    "Accrued Vacation",
+                    "Accrued Bonuses",
+                    "Accrued Utilities",
+                    "Accrued Professional Fees",
+                    "Warranty Provision",
+                ],
+            ),
+            (
+                "Taxes",
+                [
+                    "Sales VAT Payable",
+                    "VAT Settlement",
+                    "Payroll Tax Payable",
+                    "Corporate Income Tax Payable",
+                    "Withholding Tax Payable",
+                ],
+            ),
+            (
+                "Loans",
+                [
+                    "Revolving Credit Facility",
+                    "Term Loan Current Portion",
+                    "Term Loan",
+                    "Lease Liabilities",
+                    "Shareholder Loan",
+                ],
+            ),
+        ],
+    ),
+    (
+        30000,
+        "Equity",
+        "Equity",
+        [
+            (
+                "Capital",
+                [
+                    "Share Capital",
+                    "Share Premium",
+                    "Retained Earnings",
+                    "Current Year Result",
+                    "Translation Reserve",
+                ],
+            ),
+        ],
+    ),
+    (
+        40000,
+        "Revenue",
+        "Income",
+        [
+            (
+                "Product Sales",
+                [
+                    "Sales Industrial Pumps",
+                    "Sales Valves",
+                    "Sales Actuators",
+                    "Sales Control Systems",
+                    "Sales Spare Parts",
+                    "Sales Sensors",
+                    "Sales Custom Assemblies",
+                    "Sales Refurbished Units",
+                ],
+            ),
+            (
+                "Service Revenue",
+                [
+                    "Installation Services",
+                    "Maintenance Contracts",
+                    "Field Service",
+                    "Training Revenue",
+                    "Engineering Services",
+                ],
+            ),
+            (
+                "Other Income",
+                [
+                    "Freight Recharged",
+                    "Sales Discounts",
+                    "Sales Returns",
+                    "Scrap Sales",
+                    "Rental Income",
+                ],
+            ),
+        ],
+    ),
+    (
+        50000,
+        "Cost of Goods Sold",
+        "Cost of Goods Sold",
+        [
+            (
+                "Materials",
+                [
+                    "Raw Material Consumption",
+                    "Purchased Components",
+                    "Subcontracting",
+                    "Packaging Consumption",
+                    "Inventory Adjustments",
+                    "Scrap and Rework",
+                ],
+            ),
+            (
+                "Direct Labour",
+                [
+                    "Direct Labour Wages",
+                    "Direct Labour Overtime",
+                    "Direct Labour Benefits",
+                    "Temporary Production Staff",
+                ],
+            ),
+            (
+                "Manufacturing Overhead",
+                [
+                    "Factory Utilities",
+                    "Machine Maintenance",
+                    "Factory Supplies",
+                    "Quality Control",
+                    "Tooling",
+                    "Depreciation Production",
+                    "Inbound Freight",
+                    "Customs and Duties",
+                    "Warranty Costs",
+                ],
+            ),
+        ],
+    ),
+    (
+        60000,
+        "Operating Expenses",
+        "Expense",
+        [
+            (
+                "Personnel",
+                [
+                    "Salaries",
+                    "Bonuses",
+                    "Overtime",
+                    "Social Security",
+                    "Pension",
+                    "Health Insurance",
+                    "Recruitment",
+                    "Training",
+                    "Company Cars",
+                    "Staff Welfare",
+                ],
+            ),
+            (
+                "Facilities",
+                [
+                    "Rent",
+                    "Utilities",
+                    "Building Maintenance",
+                    "Cleaning",
+                    "Security",
+                    "Property Insurance",
+                ],
+            ),
+            (
+                "Sales and Marketing",
+                [
+                    "Advertising",
+                    "Trade Shows",
+                    "Sales Commissions",
+                    "Marketing Materials",
+                    "Website and Digital",
+                    "Customer Events",
+                    "Market Research",
+                    "Outbound Freight",
+                ],
+            ),
+            (
+                "Travel",
+                [
+                    "Travel Airfare",
+                    "Travel Accommodation",
+                    "Travel Meals",
+                    "Mileage Allowance",
+                    "Entertainment",
+                ],
+            ),
+            (
+                "IT and Communication",
+                [
+                    "Software Subscriptions",
+                    "IT Services",
+                    "Telephone",
+                    "Internet",
+                    "IT Consumables",
+                    "Cloud Hosting",
+                ],
+            ),
+            (
+                "Administration",
+                [
+                    "Office Supplies",
+                    "Postage",
+                    "Printing",
+                    "Audit Fees",
+                    "Legal Fees",
+                    "Consulting Fees",
+                    "Bank Charges",
+                    "Insurance",
+                    "Subscriptions and Memberships",
+                    "Bad Debt Expense",
+                ],
+            ),
+            (
+                "Research and Development",
+                [
+                    "R&D Materials",
+                    "R&D Contractors",
+                    "Prototyping",
+                    "Patents and Licences",
+                    "Testing and Certification",
+                ],
+            ),
+            (
+                "Depreciation",
+                [
+                    "Depreciation Buildings",
+                    "Depreciation Vehicles",
+                    "Depreciation Office Equipment",
+                    "Depreciation IT Hardware",
+                    "Amortisation Development",
+                ],
+            ),
+        ],
+    ),
+    (
+        80000,
+        "Financial and Tax",
+        "Expense",
+        [
+            (
+                "Financial Items",
+                [
+                    "Interest Income",
+                    "Interest Expense",
+                    "Exchange Rate Gains",
+                    "Exchange Rate Losses",
+                    "Realised FX Differences",
+                    "Bank Interest Expense",
+                ],
+            ),
+            ("Taxes", ["Corporate Income Tax", "Deferred Tax", "Other Taxes"]),
+        ],
+    ),
 ]
 
 # Control accounts that only sub-ledgers post to (BC: Direct Posting = No).
-_NO_DIRECT_POSTING = {"Trade Receivables", "Trade Payables", "Raw Materials", "Finished Goods",
-                      "Work in Process", "Intercompany Receivables", "Intercompany Payables"}
+_NO_DIRECT_POSTING = {
+    "Trade Receivables",
+    "Trade Payables",
+    "Raw Materials",
+    "Finished Goods",
+    "Work in Process",
+    "Intercompany Receivables",
+    "Intercompany Payables",
+}
 # Accounts that were closed: blocked for posting but still in the chart with history.
 _BLOCKED = {"Savings Account", "Sales Refurbished Units"}
 
@@ -190,10 +456,19 @@ _BLOCKED = {"Savings Account", "Sales Refurbished Units"}
 def _build_accounts(rng: random.Random) -> tuple[Account, ...]:
     accounts: list[Account] = []
 
-    def add(number: int, name: str, category: str, sub: str, kind: str, parent: str,
-            direct: bool = False, blocked: bool = False) -> None:
-        accounts.append(Account(guid(rng), str(number), name, category, sub, kind, direct,
-                                blocked, parent))
+    def add(
+        number: int,
+        name: str,
+        category: str,
+        sub: str,
+        kind: str,
+        parent: str,
+        direct: bool = False,
+        blocked: bool = False,
+    ) -> None:
+        accounts.append(
+            Account(guid(rng), str(number), name, category, sub, kind, direct, blocked, parent)
+        )
 
     add(1000, "BALANCE SHEET", "", "", "Heading", "")
     statement_started = False
@@ -210,8 +485,16 @@ def _build_accounts(rng: random.Random) -> tuple[Account, ...]:
             add(number, sub, category, sub, "Begin-Total", begin)
             for name in names:
                 number += 10
-                add(number, name, category, sub, "Posting", group_begin,
-                    direct=name not in _NO_DIRECT_POSTING, blocked=name in _BLOCKED)
+                add(
+                    number,
+                    name,
+                    category,
+                    sub,
+                    "Posting",
+                    group_begin,
+                    direct=name not in _NO_DIRECT_POSTING,
+                    blocked=name in _BLOCKED,
+                )
             number += 10
             add(number, f"Total {sub}", category, sub, "End-Total", group_begin)
         add(section_no + 9990, f"Total {section_name}", category, "", "End-Total", "")
@@ -219,9 +502,15 @@ def _build_accounts(rng: random.Random) -> tuple[Account, ...]:
 
 
 _DEPARTMENTS = [
-    ("ADMIN", "Administration"), ("FINANCE", "Finance"), ("HR", "Human Resources"),
-    ("IT", "Information Technology"), ("SALES", "Sales"), ("MARKETING", "Marketing"),
-    ("PROD", "Production"), ("RND", "Research and Development"), ("LOGISTICS", "Logistics"),
+    ("ADMIN", "Administration"),
+    ("FINANCE", "Finance"),
+    ("HR", "Human Resources"),
+    ("IT", "Information Technology"),
+    ("SALES", "Sales"),
+    ("MARKETING", "Marketing"),
+    ("PROD", "Production"),
+    ("RND", "Research and Development"),
+    ("LOGISTICS", "Logistics"),
     ("PURCHASE", "Purchasing"),
 ]
 # cost centers per department, named after the sites and teams of the manufacturer
@@ -230,19 +519,36 @@ _COST_CENTER_TEAMS = {
     "FINANCE": ["Accounting", "Controlling", "Treasury"],
     "HR": ["Recruiting", "Payroll", "Learning"],
     "IT": ["Infrastructure", "Applications", "Service Desk"],
-    "SALES": ["Sales North", "Sales South", "Sales East", "Sales West", "Key Accounts",
-              "Export Sales"],
+    "SALES": [
+        "Sales North",
+        "Sales South",
+        "Sales East",
+        "Sales West",
+        "Key Accounts",
+        "Export Sales",
+    ],
     "MARKETING": ["Brand", "Digital Marketing", "Events"],
-    "PROD": ["Assembly Line 1", "Assembly Line 2", "Machining", "Paint Shop", "Quality Assurance",
-             "Maintenance"],
+    "PROD": [
+        "Assembly Line 1",
+        "Assembly Line 2",
+        "Machining",
+        "Paint Shop",
+        "Quality Assurance",
+        "Maintenance",
+    ],
     "RND": ["Product Engineering", "Prototyping Lab", "Test Centre", "Controls Software"],
     "LOGISTICS": ["Warehouse", "Shipping", "Fleet"],
     "PURCHASE": ["Strategic Sourcing", "Procurement Operations", "Supplier Quality"],
 }
 _PRODUCT_LINES = [
-    ("PUMPS", "Industrial Pumps"), ("VALVES", "Valves"), ("ACTUATORS", "Actuators"),
-    ("CONTROLS", "Control Systems"), ("SENSORS", "Sensors"), ("SPARES", "Spare Parts"),
-    ("CUSTOM", "Custom Assemblies"), ("SERVICE", "Service and Maintenance"),
+    ("PUMPS", "Industrial Pumps"),
+    ("VALVES", "Valves"),
+    ("ACTUATORS", "Actuators"),
+    ("CONTROLS", "Control Systems"),
+    ("SENSORS", "Sensors"),
+    ("SPARES", "Spare Parts"),
+    ("CUSTOM", "Custom Assemblies"),
+    ("SERVICE", "Service and Maintenance"),
 ]
 
 
@@ -254,8 +560,16 @@ def _build_dimensions(rng: random.Random) -> tuple[Dimension, ...]:
     serial = 100
     for dept_code, teams in _COST_CENTER_TEAMS.items():
         for team in teams:
-            cc_values.append(DimensionValue(guid(rng), "COSTCENTER", f"CC{serial}", team,
-                                            blocked=team == "Reception", parent_code=dept_code))
+            cc_values.append(
+                DimensionValue(
+                    guid(rng),
+                    "COSTCENTER",
+                    f"CC{serial}",
+                    team,
+                    blocked=team == "Reception",
+                    parent_code=dept_code,
+                )
+            )
             serial += 10
     pl_values = tuple(
         DimensionValue(guid(rng), "PRODUCTLINE", code, name, False) for code, name in _PRODUCT_LINES
@@ -267,13 +581,70 @@ def _build_dimensions(rng: random.Random) -> tuple[Dimension, ...]:
     )
 
 
-_GIVEN = ["Anna", "Ben", "Carla", "David", "Elif", "Farid", "Greta", "Hugo", "Ines", "Jonas",
-          "Kira", "Lars", "Maya", "Nils", "Olga", "Pavel", "Quinn", "Rosa", "Sven", "Tara",
-          "Umar", "Vera", "Wim", "Xenia", "Yusuf", "Zoe", "Amir", "Bea", "Chen", "Dara"]
-_SURNAMES = ["Andersen", "Becker", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Hansen",
-             "Ivanova", "Jensen", "Kowalski", "Larsen", "Meyer", "Novak", "Olsen", "Petrov",
-             "Quist", "Rossi", "Schmidt", "Tanaka", "Umarov", "Vogel", "Weber", "Xu", "Yilmaz",
-             "Zimmer", "Moreau", "Nguyen", "Okafor", "Patel"]
+_GIVEN = [
+    "Anna",
+    "Ben",
+    "Carla",
+    "David",
+    "Elif",
+    "Farid",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kira",
+    "Lars",
+    "Maya",
+    "Nils",
+    "Olga",
+    "Pavel",
+    "Quinn",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wim",
+    "Xenia",
+    "Yusuf",
+    "Zoe",
+    "Amir",
+    "Bea",
+    "Chen",
+    "Dara",
+]
+_SURNAMES = [
+    "Andersen",
+    "Becker",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Hansen",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Meyer",
+    "Novak",
+    "Olsen",
+    "Petrov",
+    "Quist",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Umarov",
+    "Vogel",
+    "Weber",
+    "Xu",
+    "Yilmaz",
+    "Zimmer",
+    "Moreau",
+    "Nguyen",
+    "Okafor",
+    "Patel",
+]
 _TITLES = {
     "ADMIN": ["Office Manager", "Executive Assistant", "Facility Coordinator"],
     "FINANCE": ["Accountant", "Financial Controller", "Accounts Payable Clerk", "FP&A Analyst"],
@@ -281,15 +652,30 @@ _TITLES = {
     "IT": ["System Administrator", "Developer", "Service Desk Analyst"],
     "SALES": ["Account Manager", "Sales Engineer", "Inside Sales Representative"],
     "MARKETING": ["Marketing Specialist", "Content Manager", "Event Manager"],
-    "PROD": ["Machine Operator", "Assembler", "Shift Supervisor", "Quality Inspector",
-             "Maintenance Technician"],
+    "PROD": [
+        "Machine Operator",
+        "Assembler",
+        "Shift Supervisor",
+        "Quality Inspector",
+        "Maintenance Technician",
+    ],
     "RND": ["Design Engineer", "Test Engineer", "Firmware Engineer"],
     "LOGISTICS": ["Warehouse Operative", "Forklift Driver", "Logistics Planner"],
     "PURCHASE": ["Buyer", "Sourcing Manager", "Supplier Quality Engineer"],
 }
 # head-count weights per department: production dominates a manufacturer
-_DEPT_WEIGHTS = {"ADMIN": 3, "FINANCE": 4, "HR": 2, "IT": 4, "SALES": 8, "MARKETING": 3,
-                 "PROD": 45, "RND": 10, "LOGISTICS": 12, "PURCHASE": 4}
+_DEPT_WEIGHTS = {
+    "ADMIN": 3,
+    "FINANCE": 4,
+    "HR": 2,
+    "IT": 4,
+    "SALES": 8,
+    "MARKETING": 3,
+    "PROD": 45,
+    "RND": 10,
+    "LOGISTICS": 12,
+    "PURCHASE": 4,
+}
 EMPLOYEE_COUNT = 600
 
 
@@ -310,13 +696,21 @@ def _build_employees(rng: random.Random) -> tuple[Employee, ...]:
                 terminated = date(hired.year + 1, hired.month, hired.day)
         elif roll < 0.09:
             status = "Inactive"
-        employees.append(Employee(
-            id=guid(rng), number=f"E{i:04d}", given_name=given, surname=surname,
-            job_title=rng.choice(_TITLES[dept]), department_code=dept, status=status,
-            employment_date=hired, termination_date=terminated,
-            birth_date=date(rng.randint(1960, 2004), rng.randint(1, 12), rng.randint(1, 28)),
-            email=f"{given.lower()}.{surname.lower()}{i}@cronus-manufacturing.example",
-        ))
+        employees.append(
+            Employee(
+                id=guid(rng),
+                number=f"E{i:04d}",
+                given_name=given,
+                surname=surname,
+                job_title=rng.choice(_TITLES[dept]),
+                department_code=dept,
+                status=status,
+                employment_date=hired,
+                termination_date=terminated,
+                birth_date=date(rng.randint(1960, 2004), rng.randint(1, 12), rng.randint(1, 28)),
+                email=f"{given.lower()}.{surname.lower()}{i}@cronus-manufacturing.example",
+            )
+        )
     return tuple(employees)
 
 

@@ -181,6 +181,9 @@ class AnaplanClient:
     ) -> exports.ExportFile:
         return exports.run_export(self.api, export, destination, deadline_s=deadline_s, sleep=sleep)
 
+    def list_metadata(self, list_name: str) -> lists.ListMetadata:
+        return lists.list_metadata(self.api, self.catalog.list_named(list_name))
+
     def list_items(self, list_name: str) -> Iterator[lists.ListItem]:
         return lists.list_items(self.api, self.catalog.list_named(list_name))
 

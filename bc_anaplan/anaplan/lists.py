@@ -53,3 +53,24 @@ def list_items(api: ModelApi, model_list: ModelList) -> Iterator[ListItem]:
     path = api.path("lists", model_list.id, "items")
     for raw in api.collection(path, "listItems", {"includeAll": "true"}):
         yield parse_item(raw)
+
+
+@dataclass(frozen=True)
+class ListMetadata:
+    id: str
+    name: str
+    properties: tuple[str, ...]  # property names, in the model's order
+    item_count: int | None
+
+
+def list_metadata(api: ModelApi, model_list: ModelList) -> ListMetadata:
+    """``GET .../lists/{id}``: the list's properties, so imports send exactly the ones it has."""
+    raw = api.get(api.path("lists", model_list.id)).get("metadata") or {}
+    properties = raw.get("properties") if isinstance(raw, dict) else None
+    names = tuple(
+        str(p["name"]) for p in (properties or []) if isinstance(p, dict) and p.get("name")
+    )
+    count = raw.get("itemCount") if isinstance(raw, dict) else None
+    return ListMetadata(
+        model_list.id, model_list.name, names, count if isinstance(count, int) else None
+    )

@@ -87,8 +87,10 @@ def parse_spec(spec: str) -> dict[str, ServiceFaults]:
         service, sep, body = part.partition(":")
         service = service.strip()
         if not sep or (service not in SERVICES and service != "all"):
-            raise FaultSpecError(f"fault spec part {part!r}: expected '<service>:<kind>=<rate>,...' "
-                                 f"with service one of {', '.join(SERVICES)} or 'all'")
+            raise FaultSpecError(
+                f"fault spec part {part!r}: expected '<service>:<kind>=<rate>,...' "
+                f"with service one of {', '.join(SERVICES)} or 'all'"
+            )
         faults = ServiceFaults()
         for item in filter(None, (i.strip() for i in body.split(","))):
             key, eq, value = item.partition("=")
@@ -114,7 +116,9 @@ def parse_spec(spec: str) -> dict[str, ServiceFaults]:
             except ValueError as exc:
                 if isinstance(exc, FaultSpecError):
                     raise
-                raise FaultSpecError(f"fault spec item {item!r}: {value!r} is not a number") from exc
+                raise FaultSpecError(
+                    f"fault spec item {item!r}: {value!r} is not a number"
+                ) from exc
         if sum(faults.rates.values()) > 1.0:
             raise FaultSpecError(f"fault rates for {service} add up to more than 1")
         targets = SERVICES if service == "all" else (service,)
@@ -152,7 +156,9 @@ class FaultInjector:
             if kind not in KINDS:
                 raise FaultSpecError(f"rule kind {kind!r} unknown; known: {', '.join(KINDS)}")
             if service not in SERVICES and service != "all":
-                raise FaultSpecError(f"rule service {service!r} unknown; known: {', '.join(SERVICES)}")
+                raise FaultSpecError(
+                    f"rule service {service!r} unknown; known: {', '.join(SERVICES)}"
+                )
             count = int(raw.get("count", 1))
             parsed.append(TargetedRule(service, kind, count, raw.get("method"), raw.get("route")))
         self.targeted.extend(parsed)

@@ -165,8 +165,12 @@ def add_controls(app: web.Application, ctx: SandboxContext) -> None:
             body = await request.json()
             ctx.clock.advance(float(body["advance_seconds"]))
         except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-            return web.json_response({"error": f"expected {{'advance_seconds': N}}: {exc}"}, status=400)
-        return web.json_response({"now": ctx.clock.now().isoformat(), "offset_s": ctx.clock.offset_s})
+            return web.json_response(
+                {"error": f"expected {{'advance_seconds': N}}: {exc}"}, status=400
+            )
+        return web.json_response(
+            {"now": ctx.clock.now().isoformat(), "offset_s": ctx.clock.offset_s}
+        )
 
     app.router.add_get("/_sandbox/requests", get_requests)
     app.router.add_delete("/_sandbox/requests", reset_requests)

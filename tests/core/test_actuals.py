@@ -21,6 +21,12 @@ MARCH = Period(2025, 3)
 
 
 @dataclass(frozen=True)
+class Line:
+    code: str
+    value_code: str
+
+
+@dataclass(frozen=True)
 class Entry:
     id: str
     entry_number: int
@@ -28,7 +34,14 @@ class Entry:
     account_number: str
     debit: Decimal
     credit: Decimal
-    dimensions: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dimensions(self) -> tuple[Line, ...]:
+        return tuple(Line(c, v) for c, v in self.values.items())
+
+    def dimension(self, code: str) -> str | None:
+        return self.values.get(code)
 
 
 def entry(

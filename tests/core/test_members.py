@@ -20,6 +20,8 @@ COLUMNS = ["Code", "Name", "Blocked", "Deleted in BC"]
 def test_member_names_follow_the_convention() -> None:
     assert member_name("CC100", "Executive  Office ") == "CC100 Executive Office"
     assert member_name("E0001", "") == "E0001"
+    long = member_name("CC12345678901234567", "A display name of fifty characters, padded out..")
+    assert len(long) == 60 and long.startswith("CC12345678901234567 A display")
 
 
 def test_drift_finds_missing_changed_and_gone() -> None:

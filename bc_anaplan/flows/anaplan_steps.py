@@ -1,0 +1,133 @@
+"""Steps that run an Anaplan import or export under the model lock (see orchestrators/).
+
+``upload_and_start`` is safe to repeat: a retried activity first looks for a task of the same
+action started since the lease was taken (only this run can have started one while holding the
+lease) and adopts it instead of uploading and starting again. ``task_result`` turns the final
+task state into counts and audit rows: every row Anaplan rejected is read from the failure dump
+right away (the dump is overwritten by the next run and deleted after 48 hours).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from bc_anaplan.anaplan.tasks import TaskHandle
+from bc_anaplan.audit import AuditRecord, StepRecord, utc_now
+from bc_anaplan.runtime import Runtime
+
+ADOPTION_SKEW_S = 5.0
+MAX_REJECTED_ROWS_AUDITED = 10_000
+
+
+def _task_ref(handle: TaskHandle, spec: dict[str, Any]) -> dict[str, Any]:
+    """What an orchestration carries between polls: the handle plus where it belongs."""
+    return {**handle.to_dict(), "pipeline": spec["pipeline"], "action_name": spec["action_name"]}
+
+
+def _since(spec: dict[str, Any]) -> float:
+    return datetime.fromisoformat(spec["lease_taken_at"]).timestamp()
+
+
+def upload_and_start(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
+    client = rt.anaplan(spec["pipeline"])
+    action = client.find_import(spec["action_name"])
+    existing = client.task_started_since(action, _since(spec), skew_s=ADOPTION_SKEW_S)
+    if existing is not None:
+        return {"task": _task_ref(existing, spec), "upload": {}, "adopted": True}
+    rows = rt.staging.read(spec["staged_blob"])
+    header = next(rows)
+    upload = client.upload(action, rows, header=header)
+    handle = client.start_task(action)
+    return {"task": _task_ref(handle, spec), "upload": upload.to_dict(), "adopted": handle.adopted}
+
+
+def start_export(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
+    client = rt.anaplan(spec["pipeline"])
+    export = client.find_export(spec["action_name"])
+    existing = client.task_started_since(export, _since(spec), skew_s=ADOPTION_SKEW_S)
+    handle = existing if existing is not None else client.start_task(export)
+    return {"task": _task_ref(handle, spec), "adopted": existing is not None or handle.adopted}
+
+
+def task_status(rt: Runtime, task: dict[str, Any], pipeline: str | None) -> dict[str, Any]:
+    handle = TaskHandle.from_dict(task)
+    client = rt.anaplan(pipeline)
+    return client.get_task(handle.action, handle.task_id).to_dict()
+
+
+def cancel_task(rt: Runtime, task: dict[str, Any], pipeline: str | None) -> dict[str, Any]:
+    handle = TaskHandle.from_dict(task)
+    return rt.anaplan(pipeline).cancel_task(handle.action, handle.task_id).to_dict()
+
+
+def task_result(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
+    """Final counts of an import task; rejected rows go to the audit trail with their reasons."""
+    started = time.monotonic()
+    handle = TaskHandle.from_dict(spec["task"])
+    client = rt.anaplan(spec["pipeline"])
+    status = client.get_task(handle.action, handle.task_id)
+    summary = status.to_dict()
+    rejected_total = 0
+    if status.result is not None and status.result.failure_dump_available:
+        rejected = client.rejected_rows(status, limit=MAX_REJECTED_ROWS_AUDITED)
+        rejected_total = rejected.total
+        rt.audit.record(
+            spec["run_id"],
+            (
+                AuditRecord(
+                    "rejected",
+                    f"{spec['action_name']}:{row.line}",
+                    "; ".join(row.errors) or f"rejected with status {row.status}",
+                    {"action": spec["action_name"], **row.to_dict()},
+                )
+                for row in rejected.rows
+            ),
+        )
+        summary["rejected_truncated"] = rejected.truncated
+    counts = summary["counts"]
+    summary["rejected"] = max(rejected_total, int(counts.get("failed", 0)))
+    rt.audit.record_step(
+        spec["run_id"],
+        StepRecord(
+            spec["step_id"],
+            f"Anaplan {spec['action_name']}",
+            utc_now(),
+            int((time.monotonic() - started) * 1000),
+            {"anaplan_rejected": summary["rejected"]},
+            {
+                "task_id": status.task_id,
+                "state": status.state,
+                "successful": summary["successful"],
+                "anaplan_counts": counts,
+                "messages": summary["messages"][:5],
+            },
+        ),
+    )
+    return summary
+
+
+def download_export(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
+    """Download a finished export completely and keep it, as staged CSV, for the next steps.
+
+    The client refuses a task that is not ``COMPLETE`` and successful, or whose file a later
+    run of the export may have overwritten (the stale-export guard), before a byte is read.
+    """
+    handle = TaskHandle.from_dict(spec["task"])
+    client = rt.anaplan(spec["pipeline"])
+    blob = f"{spec['pipeline']}/{spec['run_id']}/{spec['step_id']}.csv.gz"
+    with client.download_export(handle) as export:
+        records = export.records()
+        header = next(records, None)
+        if header is None:
+            raise ValueError(f"export {spec['action_name']!r} produced an empty file")
+        staged = rt.staging.write(blob, header, records, key_columns=len(header))
+        size = export.download.bytes
+    return {
+        "staged_blob": blob,
+        "rows": staged.rows,
+        "bytes": size,
+        "sha256": staged.sha256,
+        "header": header,
+    }

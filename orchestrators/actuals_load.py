@@ -1,0 +1,114 @@
+"""``actuals_load``: G/L actuals into Anaplan, master data first, exactly once per change.
+
+Input: ``{"mode": "incremental"}`` (default) or ``{"mode": "period", "periods": ["2025-03"]}``,
+plus optional ``pipeline`` and ``trigger``. Reads like the process: align the lists, decide the
+periods, read and aggregate each period (in parallel), assemble one import file, import it under
+the model lock, and only if Anaplan accepted every row, make it the new baseline and move the
+cursor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from orchestrators.reference_sync import begin, fail, finish, import_staged
+from orchestrators.waiting import Steps
+
+bp = df.Blueprint()
+
+ACTIVITY_PLAN = "plan_actuals"
+ACTIVITY_STAGE_PERIOD = "stage_actuals_period"
+ACTIVITY_ASSEMBLE = "assemble_actuals"
+ACTIVITY_COMMIT = "commit_actuals"
+
+
+def align_reference_data(context: df.DurableOrchestrationContext, plan: dict[str, Any]) -> Steps:
+    context.set_custom_status({"step": "align reference data"})
+    result = yield context.call_sub_orchestrator(
+        "reference_sync",
+        {"pipeline": plan["pipeline"], "trigger": "parent"},
+        instance_id=f"{context.instance_id}:reference",
+    )
+    return {"run_id": f"{context.instance_id}:reference", "state": result["state"]}
+
+
+def load(
+    context: df.DurableOrchestrationContext, plan: dict[str, Any], request: dict[str, Any]
+) -> Steps:
+    run = {"run_id": context.instance_id, "pipeline": plan["pipeline"]}
+    work = yield context.call_activity(
+        ACTIVITY_PLAN,
+        {**run, "mode": request.get("mode", "incremental"), "periods": request.get("periods")},
+    )
+    if not work["periods"]:
+        return {"periods": [], "reconciliation": [], "import": None}, None
+    context.set_custom_status({"step": "read BC", "periods": len(work["periods"])})
+    staged = yield context.task_all(
+        [
+            context.call_activity(
+                ACTIVITY_STAGE_PERIOD, {**run, "period": p, "step_id": f"read:{p}"}
+            )
+            for p in work["periods"]
+        ]
+    )
+    context.set_custom_status({"step": "assemble import file"})
+    assembled = yield context.call_activity(
+        ACTIVITY_ASSEMBLE, {**run, **_periods(work), "step_id": "assemble"}
+    )
+    context.set_custom_status({"step": "import into Anaplan", "rows": assembled["rows"]})
+    imported = yield from import_staged(
+        context, plan, plan["actuals_import"], assembled["staged_blob"], "actuals"
+    )
+    accepted = bool(imported.get("successful")) and not imported.get("rejected")
+    committed = None
+    if accepted:
+        committed = yield context.call_activity(
+            ACTIVITY_COMMIT,
+            {
+                **run,
+                **_periods(work),
+                "cursor": work["cursor"],
+                "cursor_version": work["cursor_version"],
+            },
+        )
+    summary = {
+        "periods": work["periods"],
+        "closing_periods": work["closing_periods"],
+        "first_load": work["first_load"],
+        "reconciliation": [s["reconciliation"] for s in staged],
+        "file": {
+            "rows": assembled["rows"],
+            "sha256": assembled["sha256"],
+            "amount_sum": assembled["amount_sum"],
+        },
+        "import": {
+            "state": imported.get("state"),
+            "successful": imported.get("successful"),
+            "rejected": imported.get("rejected", 0),
+            "counts": imported.get("counts"),
+        },
+        "committed": committed,
+    }
+    state = (
+        None if accepted else ("partially_succeeded" if imported.get("successful") else "failed")
+    )
+    return summary, state
+
+
+def _periods(work: dict[str, Any]) -> dict[str, Any]:
+    return {"periods": work["periods"], "closing_periods": work["closing_periods"]}
+
+
+@bp.orchestration_trigger(context_name="context")
+def actuals_load(context: df.DurableOrchestrationContext) -> Steps:
+    request, plan = yield from begin(context, "actuals_load")
+    try:
+        reference = yield from align_reference_data(context, plan)
+        summary, state = yield from load(context, plan, request)
+    except Exception as exc:
+        yield from fail(context, exc)
+        raise
+    result = yield from finish(context, {**summary, "reference_sync": reference}, state)
+    return {**result, "summary": summary}

@@ -112,20 +112,37 @@ def _post(client: BcClient, body: dict[str, str]) -> Subscription:
 
 
 def renew_subscription(client: BcClient, subscription: Subscription) -> Subscription:
-    """Extend by three days (PATCH with ``If-Match``); BC repeats the handshake."""
+    """Extend by three days (PATCH with ``If-Match``); BC repeats the handshake.
+
+    If the answer to a PATCH that worked is lost, its retry meets a changed ETag (409): the
+    subscription is read again and returned when it now expires later than before.
+    """
     body = {
         "notificationUrl": subscription.notification_url,
         "resource": subscription.resource,
         "clientState": subscription.client_state,
     }
-    response = client.send(
-        "PATCH",
-        _url(client, subscription.id),
-        body,
-        idempotent=True,  # setting the same values again is harmless
-        headers={"If-Match": subscription.etag},
-    )
+    try:
+        response = client.send(
+            "PATCH",
+            _url(client, subscription.id),
+            body,
+            idempotent=True,  # a repeat is harmless: the ETag makes it fail, not apply twice
+            headers={"If-Match": subscription.etag},
+        )
+    except BcError as exc:
+        renewed = _renewed_meanwhile(client, subscription) if exc.status == 409 else None
+        if renewed is None:
+            raise
+        return renewed
     return decode_subscription(orjson.loads(response.content))
+
+
+def _renewed_meanwhile(client: BcClient, old: Subscription) -> Subscription | None:
+    current = find_subscription(client, old.notification_url, old.resource)
+    if current is None or current.expiration is None or old.expiration is None:
+        return None
+    return current if current.expiration > old.expiration else None
 
 
 def delete_subscription(client: BcClient, subscription: Subscription) -> bool:

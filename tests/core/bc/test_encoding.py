@@ -102,7 +102,7 @@ def test_json_numbers_become_the_exact_decimal_bc_wrote(text: str) -> None:
 
 
 def test_every_two_decimal_amount_is_exact_through_orjson() -> None:
-    """Exhaustive over the first million cents, sampled up to 10^13: never through a float."""
+    """Every 7th cent up to 10,000.00 and 100,000 random amounts below 10^13, both signs."""
     rng = random.Random(20260101)
     cents = list(range(0, 1_000_000, 7)) + [rng.randrange(10**15) for _ in range(100_000)]
     texts = [f"{'-' if c % 3 == 0 else ''}{c // 100}.{c % 100:02d}" for c in cents]

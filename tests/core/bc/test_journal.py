@@ -186,10 +186,14 @@ def test_a_lost_answer_is_reconciled_not_repeated(
 ) -> None:
     lines = plan(version, accounts, 150)
     # the first $batch is processed, then the connection drops before the answer
+    before = restore_faults.requests()
     restore_faults.faults(
         {"rules": [{"service": "bc", "kind": "drop", "method": "POST", "route": BATCH[1]}]}
     )
     report = DraftJournalWriter(bc, JOURNAL).write(lines)
+    used = delta(before, restore_faults.requests())
+    assert used[("POST", BATCH[1], 0)] == 1  # processed, answer lost
+    assert used[("POST", LINES, 201)] == 150  # and still every line created exactly once
     assert len(report.created) == 150 and not report.failures
     assert report.rounds == 2
     assert_written(bc, lines)

@@ -26,7 +26,7 @@ from bc_anaplan.bc import (
 )
 from bc_anaplan.bc.encoding import parse_datetime
 from bc_anaplan.bc.subscriptions import company_resource
-from tests.core.bc.conftest import Controls, make_client
+from tests.core.bc.conftest import API, Controls, make_client
 from tests.support.processes import running_sandbox
 
 DAY = 86_400
@@ -144,3 +144,29 @@ def test_ensure_renews_what_expires_and_recreates_what_bc_deleted(
     recreated = ensure()
     assert len(recreated.created) == 3
     assert {s.resource.rsplit("/", 1)[1] for s in list_subscriptions(client)} == set(sets)
+
+
+def test_lost_answers_to_create_and_renew_are_reconciled(
+    client: BcClient, own_controls: Controls, receiver: Receiver
+) -> None:
+    resource = company_resource(client, "employees")
+    subscriptions = API + "/subscriptions"
+    try:
+        # BC processes the POST, then the connection drops before the answer
+        own_controls.faults({"rules": [{"service": "bc", "kind": "drop", "method": "POST",
+                                        "route": subscriptions}]})  # fmt: skip
+        created = create_subscription(client, receiver.url, resource)
+        assert [s.id for s in list_subscriptions(client)] == [created.id]
+        own_controls.advance_clock(DAY)
+        list_subscriptions(client)  # renews the expired token first, so the PATCH is processed
+        own_controls.faults({"rules": [{"service": "bc", "kind": "drop", "method": "PATCH",
+                                        "route": subscriptions + "({id})"}]})  # fmt: skip
+        renewed = renew_subscription(client, created)
+    finally:
+        own_controls.clear_faults()
+    assert renewed.id == created.id and renewed.etag != created.etag
+    assert renewed.expiration and created.expiration and renewed.expiration > created.expiration
+    assert len(list_subscriptions(client)) == 1
+    log = own_controls.requests()
+    assert log[("POST", subscriptions, 0)] >= 1  # the dropped create really happened
+    assert log[("PATCH", subscriptions + "({id})", 409)] >= 1  # its repeat met the new ETag

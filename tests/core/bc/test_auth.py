@@ -9,7 +9,7 @@ import pytest
 from bc_anaplan.bc import BcAuth, EntraError, iter_companies, iter_dimensions
 from bc_anaplan.bc.auth import confidential_app, forget_apps
 from bc_anaplan.redaction import redact
-from tests.core.bc.conftest import Controls, bc_settings, count, make_client
+from tests.core.bc.conftest import STORM_HTTP, Controls, bc_settings, count, make_client
 
 TOKEN = "/{tenant}/oauth2/v2.0/token"
 DISCOVERY = "/{tenant}/v2.0/.well-known/openid-configuration"
@@ -58,3 +58,21 @@ def test_a_wrong_secret_is_a_typed_error_without_the_secret(sandbox: dict[str, A
     assert (error.status, error.code) == (401, "invalid_client")
     assert error.message.startswith("AADSTS7000215")
     assert wrong not in str(error)
+
+
+def test_token_requests_ride_out_entra_faults(
+    sandbox: dict[str, Any], restore_faults: Controls
+) -> None:
+    """MSAL's calls go through the resilient layer: Entra's 503s and 429s are retried."""
+    auth = BcAuth(*bc_settings(sandbox, **STORM_HTTP))
+    auth.token()
+    auth.invalidate()
+    before = restore_faults.requests("entra")
+    restore_faults.faults({"rules": [
+        {"service": "entra", "kind": "503", "method": "POST", "route": TOKEN, "count": 2},
+        {"service": "entra", "kind": "429", "method": "POST", "route": TOKEN, "count": 1},
+    ]})  # fmt: skip
+    assert auth.token()
+    after = restore_faults.requests("entra")
+    assert count(after, "POST", TOKEN, 503, "") - count(before, "POST", TOKEN, 503, "") == 2
+    assert count(after, "POST", TOKEN, 200, "") - count(before, "POST", TOKEN, 200, "") == 1

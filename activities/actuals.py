@@ -30,3 +30,8 @@ def assemble_actuals(request: dict[str, Any]) -> dict[str, Any]:
 @bp.activity_trigger(input_name="request")
 def commit_actuals(request: dict[str, Any]) -> dict[str, Any]:
     return actuals.commit(get_runtime(), request)
+
+
+@bp.activity_trigger(input_name="request")
+def stage_actuals_opening(request: dict[str, Any]) -> dict[str, Any]:
+    return actuals.stage_opening(get_runtime(), request)

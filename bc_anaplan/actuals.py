@@ -127,11 +127,15 @@ class Aggregator:
         self.accounts = accounts  # BC account number -> Anaplan member code (mapped only)
         self.axes = tuple(axes)
 
-    def aggregate(self, period: Period, entries: Iterable[GlEntryLike]) -> PeriodAggregate:
+    def aggregate(
+        self, period: Period, entries: Iterable[GlEntryLike], *, history: bool = False
+    ) -> PeriodAggregate:
+        """Cells of ``period``; with ``history``, of every entry up to the end of ``period``."""
         result = PeriodAggregate(period)
         cells = result.cells
         for entry in entries:
-            if Period.of(entry.posting_date) != period:
+            posted = Period.of(entry.posting_date)
+            if posted != period and not (history and posted < period):
                 raise ValueError(
                     f"G/L entry {entry.entry_number} posted {entry.posting_date} is outside "
                     f"period {period}; the read window and the aggregation disagree"

@@ -59,6 +59,9 @@ class Period:
     def next(self) -> Period:
         return Period(self.year + 1, 1) if self.month == 12 else Period(self.year, self.month + 1)
 
+    def previous(self) -> Period:
+        return Period(self.year - 1, 12) if self.month == 1 else Period(self.year, self.month - 1)
+
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Period):
             return NotImplemented

@@ -54,6 +54,9 @@ class ActualsConfig:
     period_column: str
     amount_column: str
     closing_balance_column: str | None
+    # first month the Anaplan model holds ("YYYY-MM"); earlier history only feeds the opening
+    # balances of balance-sheet accounts. None: the first month BC has entries for.
+    first_period: str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,6 +255,7 @@ def _actuals(t: _Table, dimensions: tuple[DimensionMapping, ...]) -> ActualsConf
         period_column=a.text("period_column", "Time"),
         amount_column=a.text("amount_column", "Amount"),
         closing_balance_column=closing or None,
+        first_period=_period_key(a, "first_period"),
     )
 
 

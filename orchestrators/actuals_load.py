@@ -22,6 +22,7 @@ ACTIVITY_PLAN = "plan_actuals"
 ACTIVITY_STAGE_PERIOD = "stage_actuals_period"
 ACTIVITY_ASSEMBLE = "assemble_actuals"
 ACTIVITY_COMMIT = "commit_actuals"
+ACTIVITY_STAGE_OPENING = "stage_actuals_opening"
 
 
 def align_reference_data(context: df.DurableOrchestrationContext, plan: dict[str, Any]) -> Steps:
@@ -42,17 +43,17 @@ def load(
         ACTIVITY_PLAN,
         {**run, "mode": request.get("mode", "incremental"), "periods": request.get("periods")},
     )
-    if not work["periods"]:
+    if not (work["periods"] or work["closing_periods"] or work["opening_before"]):
         return {"periods": [], "reconciliation": [], "import": None}, None
     context.set_custom_status({"step": "read BC", "periods": len(work["periods"])})
-    staged = yield context.task_all(
-        [
-            context.call_activity(
-                ACTIVITY_STAGE_PERIOD, {**run, "period": p, "step_id": f"read:{p}"}
-            )
-            for p in work["periods"]
-        ]
-    )
+    reads = [
+        context.call_activity(ACTIVITY_STAGE_PERIOD, {**run, "period": p, "step_id": f"read:{p}"})
+        for p in work["periods"]
+    ]
+    if work["opening_before"]:
+        opening = {**run, "before": work["opening_before"], "step_id": "read:opening"}
+        reads.append(context.call_activity(ACTIVITY_STAGE_OPENING, opening))
+    staged = yield context.task_all(reads)
     context.set_custom_status({"step": "assemble import file"})
     assembled = yield context.call_activity(
         ACTIVITY_ASSEMBLE, {**run, **_periods(work), "step_id": "assemble"}
@@ -77,7 +78,8 @@ def load(
         "periods": work["periods"],
         "closing_periods": work["closing_periods"],
         "first_load": work["first_load"],
-        "reconciliation": [s["reconciliation"] for s in staged],
+        "reconciliation": [s["reconciliation"] for s in staged if "reconciliation" in s],
+        "opening_before": work["opening_before"],
         "file": {
             "rows": assembled["rows"],
             "sha256": assembled["sha256"],
@@ -98,7 +100,11 @@ def load(
 
 
 def _periods(work: dict[str, Any]) -> dict[str, Any]:
-    return {"periods": work["periods"], "closing_periods": work["closing_periods"]}
+    return {
+        "periods": work["periods"],
+        "closing_periods": work["closing_periods"],
+        "opening_before": work["opening_before"],
+    }
 
 
 @bp.orchestration_trigger(context_name="context")

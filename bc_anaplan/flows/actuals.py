@@ -77,11 +77,17 @@ def _first(bc: BcClient, field: str, descending: bool) -> Any:
 def plan(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     pipeline = rt.settings.pipeline(request["pipeline"])
     bc = rt.bc(pipeline.name)
-    cursor_out, version, first_load = None, None, False
+    first_allowed = _first_allowed(pipeline)
+    cursor_out, version, first_load, opening = None, None, False, False
     if request.get("mode") == "period":
         periods = sorted({Period.parse(p) for p in request.get("periods") or []})
         if not periods or len(periods) > MAX_PERIODS:
             raise ValueError(f"period mode needs 1 to {MAX_PERIODS} periods (YYYY-MM)")
+        if first_allowed and periods[0] < first_allowed:
+            raise ValueError(
+                f"period {periods[0]} is before actuals.first_period "
+                f"{first_allowed}: the model holds no such month"
+            )
     else:
         stored, version = rt.cursors.get(pipeline.name, RESOURCE)
         if stored is None:
@@ -89,15 +95,30 @@ def plan(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
             periods, cursor_out = _everything(bc)
         else:
             periods, cursor_out = _touched(bc, Cursor.from_dict(stored))
-    loaded = rt.snapshots.loaded_periods(pipeline.name)
-    closing = _closing_periods(periods, loaded)
+        opening = bool(first_allowed and periods and periods[0] < first_allowed)
+        periods = [p for p in periods if not first_allowed or p >= first_allowed]
+    loaded = [
+        p
+        for p in rt.snapshots.loaded_periods(pipeline.name)
+        if not first_allowed or p >= first_allowed
+    ]
+    if opening and first_allowed:
+        closing = _months_after_opening(first_allowed, periods, loaded)
+    else:
+        closing = _closing_periods(periods, loaded)
     return {
         "periods": [p.key for p in periods],
         "closing_periods": [p.key for p in closing],
+        "opening_before": first_allowed.key if opening and first_allowed else None,
         "cursor": cursor_out,
         "cursor_version": version,
         "first_load": first_load,
     }
+
+
+def _first_allowed(pipeline: Pipeline) -> Period | None:
+    first = pipeline.actuals.first_period
+    return Period.parse(first) if first else None
 
 
 def _everything(bc: BcClient) -> tuple[list[Period], dict[str, Any] | None]:
@@ -126,6 +147,17 @@ def _closing_periods(periods: list[Period], loaded: list[Period]) -> list[Period
     last = max(max(periods), max(loaded))
     touched = set(periods)
     return [p for p in months(min(periods), last) if p not in touched and p > min(periods)]
+
+
+def _months_after_opening(
+    first: Period, periods: list[Period], loaded: list[Period]
+) -> list[Period]:
+    """History before the model's first month changed: every loaded month's closing moves."""
+    candidates = [*periods, *loaded]
+    if not candidates:
+        return []
+    touched = set(periods)
+    return [p for p in months(first, max(candidates)) if p not in touched]
 
 
 # --- 2. stage one period -------------------------------------------------------------------------
@@ -246,6 +278,37 @@ def trial_balance_check(
     }
 
 
+def stage_opening(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
+    """Balance-sheet balances of all history before the model's first month, computed once.
+
+    They are never sent as cells (the model has no such months); they are the opening balance
+    the first month's closing balances roll forward from.
+    """
+    started, started_at = time.monotonic(), utc_now()
+    run_id, pipeline = request["run_id"], rt.settings.pipeline(request["pipeline"])
+    opening = Period.parse(request["before"]).previous()
+    bc = rt.bc(pipeline.name)
+    is_bs = balance_sheet_accounts(bc, pipeline)
+    window = Cursor(posting_to=opening.last_day)
+    entries = (e for e in streams.iter_gl_entries(bc, window.open()) if is_bs.get(e.account_number))
+    result = aggregator_for(rt, pipeline).aggregate(opening, entries, history=True)
+    rt.audit.record(run_id, _quarantine_records(result))
+    rt.snapshots.stage(pipeline.name, run_id, PeriodSnapshot(opening, {}, dict(result.cells)))
+    counts = {"history_entries_read": result.entries, "quarantined": len(result.quarantined)}
+    rt.audit.record_step(
+        run_id,
+        StepRecord(
+            request["step_id"],
+            f"opening balances before {request['before']}",
+            started_at,
+            int((time.monotonic() - started) * 1000),
+            counts,
+            {"balances": len(result.cells)},
+        ),
+    )
+    return {"opening": opening.key, **counts, "balances": len(result.cells)}
+
+
 # --- 3. assemble the import file -----------------------------------------------------------------
 
 
@@ -308,7 +371,13 @@ def assemble(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _previous_closing(rt: Runtime, pipeline: str, first: Period) -> dict[CellKey, Decimal]:
+def _previous_closing(
+    rt: Runtime, pipeline: str, run_id: str, first: Period
+) -> dict[CellKey, Decimal]:
+    """Closing balances of the month before ``first``: this run's opening, or the last load's."""
+    opening = rt.snapshots.staged(pipeline, run_id, first.previous())
+    if opening is not None:
+        return dict(opening.closing)
     earlier = [p for p in rt.snapshots.loaded_periods(pipeline) if p < first]
     if not earlier:
         return {}
@@ -338,7 +407,7 @@ def _assembled_rows(
     is_bs: dict[str, bool],
     with_closing: bool,
 ) -> Iterator[list[str]]:
-    previous_closing = _previous_closing(rt, pipeline.name, periods[0]) if periods else {}
+    previous_closing = _previous_closing(rt, pipeline.name, run_id, periods[0]) if periods else {}
     for period in periods:
         cells, current = _period_cells(rt, pipeline.name, run_id, period, period in touched)
         if period in touched:
@@ -364,6 +433,8 @@ def commit(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     """Make the run's snapshots current and commit its cursor (after Anaplan's success)."""
     run_id, pipeline = request["run_id"], rt.settings.pipeline(request["pipeline"])
     periods = [Period.parse(p) for p in [*request["periods"], *request["closing_periods"]]]
+    if request.get("opening_before"):
+        periods.append(Period.parse(request["opening_before"]).previous())
     promoted = rt.snapshots.promote(pipeline.name, run_id, periods)
     conflict = None
     if request.get("cursor"):

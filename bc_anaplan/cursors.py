@@ -4,11 +4,18 @@ A cursor is committed only after the work it covers succeeded (for actuals: afte
 reported the import successful), so a crash between reading and committing re-reads, never skips.
 Commits use optimistic concurrency: a commit based on an older version of the cursor fails
 instead of moving it backwards.
+
+A cursor carries the ids it already handled inside its lag window; after a burst of postings
+that can be tens of thousands of ids, more than a Table Storage property holds (64 KiB). So the
+cursor value lives in an immutable blob per commit, and the table row -- the unit of optimistic
+concurrency -- points at it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import uuid
 from typing import Any
 
 from azure.core import MatchConditions
@@ -26,6 +33,7 @@ class CursorConflict(Exception):
 class CursorStore:
     def __init__(self, storage: Storage) -> None:
         self.table = storage.table("Cursors")
+        self.blobs = storage.container("state")
 
     def get(self, pipeline: str, resource: str) -> tuple[dict[str, Any] | None, str | None]:
         """The committed cursor value and its version (etag), or ``(None, None)``."""
@@ -33,7 +41,8 @@ class CursorStore:
             entity = self.table.get_entity(safe_key(pipeline), safe_key(resource))
         except ResourceNotFoundError:
             return None, None
-        return json.loads(entity["Cursor"]), entity.metadata["etag"]
+        data = self.blobs.download_blob(entity["Blob"]).readall()
+        return json.loads(data), entity.metadata["etag"]
 
     def commit(
         self,
@@ -44,13 +53,16 @@ class CursorStore:
         expected_version: str | None,
     ) -> None:
         """Store ``cursor`` if the stored one is still ``expected_version`` (None = absent)."""
+        blob = f"{pipeline}/cursors/{resource}/{uuid.uuid4().hex}.json"
+        self.blobs.upload_blob(blob, json.dumps(cursor, sort_keys=True).encode(), overwrite=False)
         entity = {
             "PartitionKey": safe_key(pipeline),
             "RowKey": safe_key(resource),
-            "Cursor": json.dumps(cursor, sort_keys=True),
+            "Blob": blob,
             "CommittedBy": run_id,
             "CommittedAt": utc_now(),
         }
+        previous = self._blob_of(pipeline, resource) if expected_version else None
         try:
             if expected_version is None:
                 self.table.create_entity(entity)
@@ -62,6 +74,19 @@ class CursorStore:
                     match_condition=MatchConditions.IfNotModified,
                 )
         except (ResourceExistsError, ResourceModifiedError) as exc:
+            self._delete(blob)
             raise CursorConflict(
                 f"cursor {pipeline}/{resource} was committed by another run meanwhile"
             ) from exc
+        if previous and previous != blob:
+            self._delete(previous)
+
+    def _blob_of(self, pipeline: str, resource: str) -> str | None:
+        try:
+            return str(self.table.get_entity(safe_key(pipeline), safe_key(resource))["Blob"])
+        except ResourceNotFoundError:
+            return None
+
+    def _delete(self, blob: str) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            self.blobs.delete_blob(blob)

@@ -115,3 +115,14 @@ def test_mapping_forward_and_reverse(storage: Storage) -> None:
     assert store.reverse("fpa", "Cost Centers") == {"CC100": "CC100", "CC200": "CC/200"}
     assert store.load("fpa", "Cost Centers")["CC300"].status == MISSING
     assert store.load("fpa", "Departments") == {}
+
+
+def test_cursor_with_a_burst_of_ids_fits(storage: Storage) -> None:
+    cursors = CursorStore(storage)
+    seen = [str(uuid.uuid4()) for _ in range(20_000)]  # ~ 760 KB: far beyond a table property
+    cursors.commit("fpa", "generalLedgerEntries", {"start": "s", "seen": seen}, "r1", None)
+    value, version = cursors.get("fpa", "generalLedgerEntries")
+    assert value is not None and value["seen"] == seen
+    cursors.commit("fpa", "generalLedgerEntries", {"start": "t", "seen": []}, "r2", version)
+    blobs = list(storage.container("state").list_blobs(name_starts_with="fpa/cursors/"))
+    assert len(blobs) == 1  # the superseded cursor blob was removed

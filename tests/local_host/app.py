@@ -267,9 +267,8 @@ async def http_ops(req: func.HttpRequest, client: df.DurableOrchestrationClient)
     action, instance_id = req.route_params["action"], req.route_params.get("instance_id")
     result: Any = None
     if action == "query":
-        statuses = await client.get_status_by(
-            runtime_status=[df.OrchestrationRuntimeStatus.Running]
-        )
+        active = [df.OrchestrationRuntimeStatus.Pending, df.OrchestrationRuntimeStatus.Running]
+        statuses = await client.get_status_by(runtime_status=active)
         result = sorted(s.instance_id for s in statuses)
     elif action == "raise":
         await client.raise_event(instance_id, "approved", {"via": "client"})

@@ -135,15 +135,14 @@ def _run(host: LocalHost, args: argparse.Namespace) -> int:
 
 def _watch(host: LocalHost, instance_id: str, timeout_s: float) -> Status:
     """Poll until the instance ends, showing custom status: a bar on a terminal, lines if not."""
-    terminal, deadline, shown = sys.stderr.isatty(), time.monotonic() + timeout_s, object()
+    terminal, deadline, shown = sys.stderr.isatty(), time.monotonic() + timeout_s, None
     while True:
         status = host.get_status(instance_id)
         assert status is not None
-        if status.custom_status != shown and status.custom_status is not None:
+        if status.custom_status is not None and status.custom_status != shown:
             shown = status.custom_status
-            line = _progress_line(shown)
             if terminal:
-                sys.stderr.write("\r\033[K" + line)
+                sys.stderr.write("\r\033[K" + _progress_line(shown))
             else:
                 sys.stderr.write(f"progress: {json.dumps(shown)}\n")
             sys.stderr.flush()

@@ -47,10 +47,8 @@ class Status:
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> Status:
-        raw_input = meta.get("input")
         return cls(
-            meta["id"], meta["name"], meta["status"],
-            json.loads(raw_input) if raw_input is not None else None,
+            meta["id"], meta["name"], meta["status"], _decoded(meta.get("input")),
             meta.get("output"), meta.get("custom_status"),
             parse_timestamp(meta["created"]), parse_timestamp(meta["updated"]),
         )  # fmt: skip
@@ -67,6 +65,14 @@ class Status:
             "createdTime": self.created_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "lastUpdatedTime": self.last_updated_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
+
+
+def _decoded(text: str | None) -> Any:
+    """An input is JSON text; a caller of the HTTP API may have posted a bare string."""
+    try:
+        return json.loads(text) if text is not None else None
+    except json.JSONDecodeError:
+        return text
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,12 @@ def test_management_api_raises_events_and_terminates(
     assert host.wait_for(other["id"], timeout_s=20).runtime_status == "Terminated"
     assert http.post(other["terminatePostUri"].replace("{text}", "again")).status_code == 410
 
+    # A bare JSON string that is not JSON inside: the orchestrator fails, the status still reads.
+    webhook = f"/runtime/webhooks/durabletask/orchestrators/chain?code={host.function_key}"
+    bare = http.post(webhook, content='"Oslo"', headers={"Content-Type": "application/json"})
+    status = host.wait_for(bare.json()["id"], timeout_s=20)
+    assert (status.runtime_status, status.input) == ("Failed", "Oslo")
+
 
 def test_entities_through_the_durable_client(served: tuple[LocalHost, httpx.Client]) -> None:
     host, http = served

@@ -194,6 +194,17 @@ def add_to_counter(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def guarded(context: df.DurableOrchestrationContext):
+    """The lease pattern: the release signal in ``finally`` goes out although the work fails."""
+    counter = df.EntityId("Counter", context.get_input())
+    yield context.call_entity(counter, "add", 1)
+    try:
+        yield context.call_activity("explode", {"what": "guarded work"})
+    finally:
+        context.signal_entity(counter, "add", -1)
+
+
+@app.orchestration_trigger(context_name="context")
 def entity_error(context: df.DurableOrchestrationContext):
     try:
         yield context.call_entity(df.EntityId("Counter", "err"), "explode")

@@ -27,6 +27,15 @@ def test_entity_error_is_raised_in_the_calling_orchestrator(host: LocalHost) -> 
     assert status.output == "unknown operation explode"
 
 
+def test_signal_in_finally_is_sent_when_the_orchestration_fails(host: LocalHost) -> None:
+    status = host.wait_for(host.start_new("guarded", "lease"), timeout_s=20)
+    assert status.runtime_status == "Failed"
+    deadline = time.monotonic() + 20
+    while host.read_entity_state("Counter", "lease") != (True, 0):
+        assert time.monotonic() < deadline, host.read_entity_state("Counter", "lease")
+        time.sleep(0.05)
+
+
 def test_unknown_entity_has_no_state(host: LocalHost) -> None:
     assert host.read_entity_state("Counter", "never-touched") == (False, None)
 

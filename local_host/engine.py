@@ -3,8 +3,8 @@
 Every orchestration instance and every entity is a *partition* (see :mod:`local_host.store`)
 with an inbox. Delivering a message persists it first and then queues the partition; a worker
 thread takes the partition, processes *all* its queued messages in one step (an orchestration
-episode or an entity batch), commits the result in one transaction and only then dispatches what
-the step produced. A partition is queued at most once, so episodes of one instance and operations
+episode or an entity batch), commits the step as one row and only then dispatches what the step
+produced. A partition is queued at most once, so episodes of one instance and operations
 of one entity never run concurrently. Activities run in a thread pool sized like
 ``maxConcurrentActivityFunctions``; their results are persisted into the inbox before the next
 replay, so a host that dies loses at most the activities that were running.

@@ -15,7 +15,7 @@ from bc_anaplan.logs import configure_logging
 from entities import model_lock
 from orchestrators import actuals_load, employees_load, reference_sync, replay
 from orchestrators import anaplan_tasks as anaplan_task_flows
-from triggers import health
+from triggers import health, schedules
 
 redaction.install()
 
@@ -23,6 +23,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 BLUEPRINTS = (
     health.bp,
+    schedules.bp,
     model_lock.bp,
     anaplan_task_flows.bp,
     reference_sync.bp,

@@ -101,6 +101,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("AzureWebJobsStorage__accountName", "storage account name for identity-based access"),
     Setting("TASK_HUB_NAME", "Durable Functions task hub name (host.json)", "bcanaplan"),
+    # Schedules (six-field NCRONTAB, UTC unless WEBSITE_TIME_ZONE is set)
+    Setting("REFERENCE_SYNC_SCHEDULE", "when the nightly reference sync runs", "0 0 2 * * *"),
+    Setting("ACTUALS_SCHEDULE", "when the nightly incremental actuals load runs", "0 30 2 * * *"),
+    Setting("EMPLOYEES_SCHEDULE", "when the nightly employee load runs", "0 0 3 * * *"),
     Setting("CONNECTOR_CONFIG_PATH", "pipeline file, relative to the app root", "connector.toml"),
     Setting("LOG_LEVEL", "log level of the connector's loggers", "INFO"),
 )
@@ -343,6 +347,8 @@ def _load(environ: Mapping[str, str]) -> Settings:
         key_vault_url=r.optional_https_url("KEY_VAULT_URL"),
         cache_ttl_s=r.number("SECRET_CACHE_TTL_SECONDS", 0, 86_400),
     )
+    for name in ("REFERENCE_SYNC_SCHEDULE", "ACTUALS_SCHEDULE", "EMPLOYEES_SCHEDULE"):
+        _check_schedule(name, r.text(name))
     log_level = r.choice("LOG_LEVEL", ("debug", "info", "warning", "error")).upper()
     settings = Settings(
         bc=_bc(r),
@@ -362,6 +368,15 @@ def _load(environ: Mapping[str, str]) -> Settings:
 
 
 _cached: Settings | None = None
+
+
+def _check_schedule(name: str, value: str) -> None:
+    fields = value.split()
+    if len(fields) != 6 or not all(re.fullmatch(r"[0-9*/,\-A-Za-z]+", f) for f in fields):
+        raise ConfigError(
+            f"setting {name} must be a six-field NCRONTAB expression "
+            f"(second minute hour day month weekday), got {value!r}"
+        )
 
 
 def reset_cache() -> None:

@@ -11,7 +11,8 @@ import json
 import azure.durable_functions as df
 import azure.functions as func
 
-from bc_anaplan.config import ConfigError, load_settings
+from bc_anaplan.config import ConfigError
+from bc_anaplan.runtime import get_runtime
 
 bp = df.Blueprint()
 
@@ -19,7 +20,7 @@ bp = df.Blueprint()
 @bp.route(route="health", methods=["GET"])
 def health(req: func.HttpRequest) -> func.HttpResponse:
     try:
-        settings = load_settings()
+        settings = get_runtime().settings
     except ConfigError as exc:
         body = {"status": "misconfigured", "error": str(exc)}
         return func.HttpResponse(json.dumps(body), status_code=503, mimetype="application/json")

@@ -10,6 +10,7 @@ own client), and read BC figures through plain HTTP.
 from __future__ import annotations
 
 import os
+import ssl
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +43,9 @@ class Sandbox:
 
     def __init__(self, info: dict[str, Any]) -> None:
         self.info = info
-        self.http = httpx.Client(verify=info["ca_bundle"], timeout=120)
+        self.http = httpx.Client(
+            verify=ssl.create_default_context(cafile=info["ca_bundle"]), timeout=120
+        )
         self.model = info["model_id"]
 
     def post(self, service: str, path: str, body: Any = None) -> Any:
@@ -64,7 +67,8 @@ class Sandbox:
         return list(self.get("anaplan_api", path))
 
     def tasks(self) -> list[dict[str, Any]]:
-        return list(self.get("anaplan_api", f"/_sandbox/anaplan/models/{self.model}/tasks"))
+        path = f"/_sandbox/anaplan/models/{self.model}/tasks"
+        return list(self.get("anaplan_api", path)["tasks"])
 
     def requests(self, service: str) -> list[dict[str, Any]]:
         return list(self.get(service, "/_sandbox/requests"))

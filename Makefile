@@ -8,7 +8,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 AZURITE_RUN := $(PY) -m devtools.azurite run --
 
-.PHONY: setup test lint typecheck pytest demo bench constraints clean
+.PHONY: setup test lint typecheck pytest demo demo-status bench constraints clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -34,8 +34,16 @@ pytest: setup
 
 test: lint typecheck pytest
 
+DEMO_STATE := .demo/azurite
+
+# The demo keeps its Azurite data in $(DEMO_STATE) so that `make demo-status` can show the runs.
 demo: setup
-	$(AZURITE_RUN) $(PY) -m devtools.demo
+	rm -rf $(DEMO_STATE)
+	$(PY) -m devtools.azurite run --location $(DEMO_STATE) -- $(PY) -m devtools.demo
+
+demo-status: setup
+	$(PY) -m devtools.azurite run --location $(DEMO_STATE) -- \
+		env TASK_HUB_NAME=bcanaplandemo $(PY) -m local_host status
 
 bench: setup
 	$(AZURITE_RUN) $(PY) -m bench all
@@ -46,4 +54,4 @@ constraints: $(PY_STAMP)
 	  $(PY) -m pip freeze --exclude-editable ) > constraints.txt
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .demo

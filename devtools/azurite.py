@@ -10,6 +10,9 @@ Use it as a context manager (``with Azurite() as az: az.connection_string``) or 
 command that exports ``AzureWebJobsStorage`` to a child and always cleans up::
 
     python -m devtools.azurite run -- python -m pytest
+
+``--location DIR`` keeps the data in a folder instead of memory (the demo leaves its run records
+there, for ``make demo-status``).
 """
 
 from __future__ import annotations
@@ -52,8 +55,9 @@ def _port_answers(port: int) -> bool:
 class Azurite:
     """One Azurite process with blob, queue and table on free loopback ports."""
 
-    def __init__(self, start_timeout_s: float = 30.0) -> None:
+    def __init__(self, start_timeout_s: float = 30.0, location: Path | None = None) -> None:
         self.start_timeout_s = start_timeout_s
+        self.location = location  # None: in memory; else a folder that keeps the data
         self.blob_port = free_port()
         self.queue_port = free_port()
         self.table_port = free_port()
@@ -72,9 +76,14 @@ class Azurite:
     def start(self) -> Azurite:
         if not AZURITE_BIN.exists():
             raise RuntimeError(f"{AZURITE_BIN} is missing: run `make setup` (npm ci) first")
+        if self.location is not None:
+            self.location.mkdir(parents=True, exist_ok=True)
+            storage = ["--location", str(self.location)]
+        else:
+            storage = ["--inMemoryPersistence"]
         args = [
             str(AZURITE_BIN),
-            "--inMemoryPersistence",
+            *storage,
             "--blobHost", "127.0.0.1", "--blobPort", str(self.blob_port),
             "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
             "--tableHost", "127.0.0.1", "--tablePort", str(self.table_port),
@@ -127,10 +136,10 @@ def _raise_on_signal(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run(command: list[str]) -> int:
+def run(command: list[str], location: Path | None = None) -> int:
     """Run ``command`` with Azurite up and ``AzureWebJobsStorage`` pointing at it."""
     signal.signal(signal.SIGTERM, _raise_on_signal)
-    with Azurite() as azurite:
+    with Azurite(location=location) as azurite:
         env = dict(os.environ, **{CONNECTION_ENV: azurite.connection_string})
         child = subprocess.Popen(command, env=env)
         try:
@@ -145,9 +154,15 @@ def run(command: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    location = None
+    if len(argv) >= 3 and argv[0] == "run" and argv[1] == "--location":
+        location, argv = Path(argv[2]), ["run", *argv[3:]]
     if len(argv) >= 2 and argv[0] == "run" and argv[1] == "--" and len(argv) > 2:
-        return run(argv[2:])
-    print("usage: python -m devtools.azurite run -- <command> [args...]", file=sys.stderr)
+        return run(argv[2:], location)
+    print(
+        "usage: python -m devtools.azurite run [--location DIR] -- <command> [args...]",
+        file=sys.stderr,
+    )
     return 2
 
 

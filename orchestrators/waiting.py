@@ -105,6 +105,13 @@ def wait_for_task(
         polls += 1
         if status["terminal"]:
             status["polls"] = polls
+            context.set_custom_status(
+                {
+                    "anaplan_task": task_ref.get("action_name"),
+                    "state": status.get("state"),
+                    "successful": status.get("successful"),
+                }
+            )
             return status
         elapsed = _now_s(context) - started
         if elapsed >= deadline_s:

@@ -9,7 +9,6 @@ own client), and read BC figures through plain HTTP.
 
 from __future__ import annotations
 
-import os
 import ssl
 import uuid
 from collections.abc import Iterator
@@ -21,21 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from bc_anaplan.runtime import Runtime, use_environment
-
-SCHEDULE_DEFAULTS = {
-    "ACTUALS_SCHEDULE": "0 30 2 * * *",
-    "REFERENCE_SYNC_SCHEDULE": "0 0 2 * * *",
-    "EMPLOYEES_SCHEDULE": "0 0 3 * * *",
-}
-
-
-def connector_environment(info: dict[str, Any], storage: str, task_hub: str) -> dict[str, str]:
-    """The environment the connector runs with against one sandbox and Azurite."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BC_", "ANAPLAN_"))}
-    env.update(SCHEDULE_DEFAULTS)
-    env.update(info["connector_env"])
-    env.update({"AzureWebJobsStorage": storage, "TASK_HUB_NAME": task_hub})
-    return env
+from devtools.environment import connector_environment
 
 
 class Sandbox:

@@ -1,9 +1,14 @@
-"""OData JSON ``$batch``: up to 100 operations, each answered with its own status.
+"""OData JSON ``$batch``: up to 100 operations, run in order, each answered with its own status.
 
 Operation URLs are relative to the API root (``companies({id})/journals``), or absolute, or an
-entity set with a ``Company`` header or ``?company=`` (as the BC docs show). With
-``Isolation: snapshot`` the batch is transactional: if any operation fails, every change of the
-batch is rolled back and no webhook notification is sent for it.
+entity set with a ``Company`` header or ``?company=`` (as the BC docs show).
+
+Errors stop the batch, as in BC and OData 4.0 (Part 1 §8.2.8.3, §11.7): the first operation that
+fails is answered and every operation after it is neither run nor answered (the ``responses``
+array ends with the failure; the batch itself is still 200). ``Prefer: odata.continue-on-error``
+runs every operation and is echoed as ``Preference-Applied``. With ``Isolation: snapshot`` the
+batch is transactional: if any operation fails, every change of the batch is rolled back and no
+webhook notification is sent for it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from sandbox.bc.service import Call, Result
 from sandbox.bc.store import Company
 
 MAX_OPERATIONS = 100
+CONTINUE_ON_ERROR = "odata.continue-on-error"
 Dispatch = Callable[[Call], Awaitable[Result]]
 Logger = Callable[[str, str, int], None]  # method, route template, status
 
@@ -44,6 +50,7 @@ async def run_batch(call: Call, company: Company, dispatch: Dispatch, log: Logge
             f"The batch request contains {len(requests)} operations; the maximum is "
             f"{MAX_OPERATIONS}."
         )
+    continue_on_error = continues_on_error(call.headers.get("Prefer"))
     transactional = call.headers.get("Isolation", "").lower() == "snapshot"
     saved = company.snapshot() if transactional else None
     if transactional:
@@ -55,14 +62,31 @@ async def run_batch(call: Call, company: Company, dispatch: Dispatch, log: Logge
             inner, template = _inner_call(call, operation)
             result = await _run(dispatch, inner)
             log(inner.method, template, result.status)
-            failed = failed or result.status >= 400
             responses.append(_response(operation, result))
+            if result.status >= 400:
+                failed = True
+                if not continue_on_error:
+                    break  # the rest is not executed and gets no response
     finally:
         if transactional:
             if failed and saved is not None:
                 company.restore(saved)
             company.release_changes(commit=not failed)
-    return Result(200, {"responses": responses})
+    headers = {"Preference-Applied": CONTINUE_ON_ERROR} if continue_on_error else {}
+    return Result(200, {"responses": responses}, headers)
+
+
+def continues_on_error(prefer: str | None) -> bool:
+    """Whether ``Prefer`` asks to continue after a failed operation.
+
+    Only the OData 4.0 token BC's OData stack knows, ``odata.continue-on-error``, bare or
+    ``=true``; ``=false`` and the OData 4.01 spelling ``continue-on-error`` do not apply (the
+    strictest reading where BC's behaviour is unconfirmed)."""
+    for part in (prefer or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == CONTINUE_ON_ERROR:
+            return value.strip().strip('"').lower() in ("", "true")
+    return False
 
 
 async def _run(dispatch: Dispatch, inner: Call | BcError) -> Result:

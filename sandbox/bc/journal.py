@@ -107,8 +107,8 @@ def new_line(company: Company, journal: Row, values: dict[str, Any]) -> Row:
     journal_id = values.get("journalId", journal["id"])
     if journal_id != journal["id"]:
         raise dialog("The Journal Batch Id isn't editable.")
-    existing = company.lines_of(journal["id"])
-    number = values.get("lineNumber") or (existing[-1]["lineNumber"] + 10000 if existing else 10000)
+    last = company.last_line_number(journal["id"])
+    number = values.get("lineNumber") or (last + 10000 if last is not None else 10000)
     _check_line_number_free(company, journal, number)
     line: Row = {
         "id": company.new_id(),
@@ -134,7 +134,7 @@ def new_line(company: Company, journal: Row, values: dict[str, Any]) -> Row:
     }
     apply_line_values(company, line, {k: v for k, v in values.items() if k != "journalId"})
     company.touch(line)
-    company.journal_lines[line["id"]] = line
+    company.add_line(line)
     return line
 
 
@@ -144,13 +144,13 @@ def update_line(company: Company, line: Row, values: dict[str, Any]) -> Row:
     if "lineNumber" in values and values["lineNumber"] != line["lineNumber"]:
         journal = company.journals[line["journalId"]]
         _check_line_number_free(company, journal, values["lineNumber"])
-        line["lineNumber"] = values["lineNumber"]
+        company.renumber_line(line, values["lineNumber"])
     apply_line_values(company, line, {k: v for k, v in values.items() if k != "journalId"})
     return company.touch(line)
 
 
 def _check_line_number_free(company: Company, journal: Row, number: int) -> None:
-    if any(r["lineNumber"] == number for r in company.lines_of(journal["id"])):
+    if company.line_number_taken(journal["id"], number):
         raise BcError(
             400,
             "Internal_EntityWithSameKeyExists",
@@ -261,8 +261,8 @@ def post_journal(company: Company, journal: Row) -> list[Row]:
             postings,
             company.new_id,
         )
+    company.remove_lines(lines)
     for line in lines:
-        del company.journal_lines[line["id"]]
         company.tombstones[line["id"]] = (journal["code"], line["lineNumber"])
         company.changed("journalLines", line, "deleted")
     for row in created:

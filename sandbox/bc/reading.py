@@ -75,11 +75,12 @@ def _ordered(collection: Collection, options: QueryOptions) -> Iterable[Row]:
     rows: Iterable[Row] = collection.rows()
     if token is None:
         return rows
-    after = _resume_key(collection, token)
+    after = resume_key(collection, token)
     return (r for r in rows if collection.order_key(r) > after)
 
 
-def _resume_key(collection: Collection, token: str) -> tuple[Any, ...]:
+def resume_key(collection: Collection, token: str) -> tuple[Any, ...]:
+    """The order key a ``$skiptoken`` resumes after: its row's, or its deleted row's."""
     row = collection.get(token)
     if row is not None:
         return collection.order_key(row)

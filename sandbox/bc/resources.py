@@ -16,6 +16,7 @@ from sandbox.bc.collection import Collection
 from sandbox.bc.encoding import BLANK_DATE, format_amount_text
 from sandbox.bc.errors import BcError, dialog
 from sandbox.bc.odata.filter import Node, bounds
+from sandbox.bc.reading import resume_key
 from sandbox.bc.store import GENERAL_TEMPLATE, Company
 
 Row = dict[str, Any]
@@ -361,8 +362,9 @@ class CompanyApi:
 
     def _delete_journal(self, row: Row) -> None:
         c = self.company
-        for line in c.lines_of(row["id"]):
-            del c.journal_lines[line["id"]]
+        lines = c.lines_of(row["id"])
+        c.remove_lines(lines)
+        for line in lines:
             c.changed("journalLines", line, "deleted")
         del c.journals[row["id"]]
         c.tombstones[row["id"]] = (GENERAL_TEMPLATE, row["code"])
@@ -380,10 +382,19 @@ class CompanyApi:
         def rows() -> list[Row]:
             if journal_row is not None:
                 return c.lines_of(journal_row["id"])
-            return sorted(
-                c.journal_lines.values(),
-                key=lambda r: (c.journals[r["journalId"]]["code"], r["lineNumber"]),
-            )
+            return list(c.lines_in_order(c.journals))
+
+        def scan(node: Node | None, token: str | None) -> Iterator[Row]:
+            """Rows after the token's order key, from the journal line index (no full sort);
+            a ``journalId eq`` filter narrows the unscoped set to that journal."""
+            after = None if token is None else resume_key(collection, token)
+            if journal_row is not None:
+                journal_ids = [journal_row["id"]]
+            elif (found := bounds(node, "journalId")).lo is not None and found.lo == found.hi:
+                journal_ids = [found.lo] if found.lo in c.journals else []
+            else:
+                journal_ids = list(c.journals)
+            return c.lines_in_order(journal_ids, after)
 
         def find(line_id: str) -> Row | None:
             line = c.journal_lines.get(line_id)
@@ -412,7 +423,7 @@ class CompanyApi:
             return line
 
         def delete(line: Row) -> None:
-            del c.journal_lines[line["id"]]
+            c.remove_line(line)
             c.tombstones[line["id"]] = (c.journals[line["journalId"]]["code"], line["lineNumber"])
             c.changed("journalLines", line, "deleted")
 
@@ -423,13 +434,14 @@ class CompanyApi:
                 )
             return None
 
-        return Collection(
+        collection = Collection(
             "journalLines",
             schema.JOURNAL_LINE,
             "Gen. Journal Line",
             rows,
             lambda r: (c.journals[r["journalId"]]["code"], r["lineNumber"]),
             find=find,
+            scan=scan,
             navigations={"dimensionSetLines": self._line_dimensions},
             create=create,
             update=update,
@@ -438,6 +450,7 @@ class CompanyApi:
             tombstones=c.tombstones,
             read_error=read_error,
         )
+        return collection
 
     def _line_dimensions(self, line: Row) -> Collection:
         c = self.company

@@ -5,15 +5,21 @@ epoch milliseconds, enums as their plain option names); keys starting with ``_``
 (row version for the ETag, dimension set, blocked flags the API page does not expose). Every write
 goes through ``touch`` (new row version, ``lastModifiedDateTime`` from the simulated clock) and
 ``changed`` (webhook listeners), so no path can forget either.
+
+Journal lines are also indexed per journal by line number (``JournalLineIndex``), so inserting,
+finding a free number, renumbering, deleting and reading a page of a journal's lines never scan
+the other lines: add, remove and renumber them through ``add_line``, ``remove_line`` and
+``renumber_line``, never by writing ``journal_lines`` directly.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 import itertools
 import random
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +39,62 @@ _STREETS = ("High", "Station", "Mill", "Church", "Park")
 
 def moment_ms(moment: datetime) -> int:
     return sql_datetime_ms(moment.timestamp())
+
+
+class JournalLineIndex:
+    """One journal's lines by line number, the numbers kept sorted (line numbers are unique
+    within a journal). Appending the next number is O(1); finding, inserting or removing a
+    number is a binary search plus, in the middle, a shift of the number array."""
+
+    __slots__ = ("by_number", "numbers")
+
+    def __init__(self) -> None:
+        self.numbers: list[int] = []
+        self.by_number: dict[int, Row] = {}
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def add(self, row: Row) -> None:
+        number = row["lineNumber"]
+        if not self.numbers or number > self.numbers[-1]:
+            self.numbers.append(number)
+        else:
+            bisect.insort(self.numbers, number)
+        self.by_number[number] = row
+
+    def discard(self, number: int) -> None:
+        if self.by_number.pop(number, None) is not None:
+            del self.numbers[bisect.bisect_left(self.numbers, number)]
+
+    def last(self) -> int | None:
+        return self.numbers[-1] if self.numbers else None
+
+    def rows(self, start: int = 0) -> Iterator[Row]:
+        """The rows from position ``start`` on, lazily: a page costs its own rows only."""
+        by_number, numbers = self.by_number, self.numbers
+        return (by_number[numbers[i]] for i in range(start, len(numbers)))
+
+    def discard_many(self, numbers: set[int]) -> None:
+        for number in numbers:
+            self.by_number.pop(number, None)
+        self.numbers = [n for n in self.numbers if n not in numbers]
+
+    def after(self, code: str, key: tuple[Any, ...] | None) -> Iterator[Row]:
+        """The rows whose order key ``(journal code, line number)`` is greater than ``key``.
+
+        ``key`` comes from a ``$skiptoken`` (a row's or a tombstone's order key), so it may be
+        any tuple; the common case, a line key, is a binary search."""
+        if not key or not self.numbers:
+            return self.rows()
+        if key[0] != code:
+            return self.rows() if (code,) > key[:1] else iter(())
+        if len(key) == 1:
+            return self.rows()
+        number = key[1]
+        if isinstance(number, int) and not isinstance(number, bool):
+            return self.rows(bisect.bisect_right(self.numbers, number))
+        return (row for row in self.rows() if (code, row["lineNumber"]) > key)
 
 
 class Company:
@@ -58,6 +120,7 @@ class Company:
         self.employees: dict[str, Row] = {}
         self.journals: dict[str, Row] = {}
         self.journal_lines: dict[str, Row] = {}
+        self._line_index: dict[str, JournalLineIndex] = {}  # journal id -> its lines
         self.purchase_orders: dict[str, Row] = {}
         self.purchase_lines: dict[str, Row] = {}
         self._load_accounts()
@@ -119,6 +182,9 @@ class Company:
             current = getattr(self, name)
             current.clear()
             current.update(saved)
+        self._line_index.clear()
+        for row in self.journal_lines.values():
+            self._line_index.setdefault(row["journalId"], JournalLineIndex()).add(row)
 
     def _setup_stamp(self, offset_s: int) -> dict[str, int]:
         return {
@@ -306,8 +372,57 @@ class Company:
                 **self._setup_stamp(10_000 + offset),
             }
 
+    # --- journal lines -----------------------------------------------------------------------
     def lines_of(self, journal_id: str) -> list[Row]:
-        return sorted(
-            (r for r in self.journal_lines.values() if r["journalId"] == journal_id),
-            key=lambda r: r["lineNumber"],
-        )
+        """A journal's lines in line number order."""
+        index = self._line_index.get(journal_id)
+        return list(index.rows()) if index is not None else []
+
+    def lines_in_order(
+        self, journal_ids: Iterable[str], after: tuple[Any, ...] | None = None
+    ) -> Iterator[Row]:
+        """The lines of these journals in key order (journal code, line number), optionally only
+        those after an order key; lazy, so reading a page costs the page, not the journal."""
+        for journal_id in sorted(journal_ids, key=lambda j: self.journals[j]["code"]):
+            index = self._line_index.get(journal_id)
+            if index is not None:
+                yield from index.after(self.journals[journal_id]["code"], after)
+
+    def last_line_number(self, journal_id: str) -> int | None:
+        index = self._line_index.get(journal_id)
+        return index.last() if index is not None else None
+
+    def line_number_taken(self, journal_id: str, number: int) -> bool:
+        index = self._line_index.get(journal_id)
+        return index is not None and number in index.by_number
+
+    def add_line(self, row: Row) -> None:
+        self.journal_lines[row["id"]] = row
+        self._line_index.setdefault(row["journalId"], JournalLineIndex()).add(row)
+
+    def remove_line(self, row: Row) -> None:
+        del self.journal_lines[row["id"]]
+        index = self._line_index.get(row["journalId"])
+        if index is not None:
+            index.discard(row["lineNumber"])
+            if not index:
+                del self._line_index[row["journalId"]]
+
+    def remove_lines(self, rows: Iterable[Row]) -> None:
+        """Remove many lines at once (posting, deleting a journal): one pass per journal."""
+        numbers: dict[str, set[int]] = {}
+        for row in rows:
+            del self.journal_lines[row["id"]]
+            numbers.setdefault(row["journalId"], set()).add(row["lineNumber"])
+        for journal_id, gone in numbers.items():
+            index = self._line_index.get(journal_id)
+            if index is not None:
+                index.discard_many(gone)
+                if not index:
+                    del self._line_index[journal_id]
+
+    def renumber_line(self, row: Row, number: int) -> None:
+        index = self._line_index[row["journalId"]]
+        index.discard(row["lineNumber"])
+        row["lineNumber"] = number
+        index.add(row)

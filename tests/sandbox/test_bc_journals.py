@@ -249,3 +249,83 @@ def test_posting_refuses_a_value_blocked_after_the_line_was_written(
             "bc/dimension-values", {"action": "unblock", "dimension": "COSTCENTER", "code": "CC150"}
         )
     assert kit.post(f"/journals({journal['id']})/Microsoft.NAV.post").status_code == 204
+
+
+def _post_in_batches(
+    kit: BcKit, journal: dict[str, Any], bodies: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    url = f"companies({kit.company_id})/journals({journal['id']})/journalLines"
+    created: list[dict[str, Any]] = []
+    for start in range(0, len(bodies), 100):
+        requests = [
+            {
+                "id": str(i),
+                "method": "POST",
+                "url": url,
+                "headers": {"Content-Type": "application/json"},
+                "body": body,
+            }
+            for i, body in enumerate(bodies[start : start + 100])
+        ]
+        response = kit.post("~/$batch", {"requests": requests}, Prefer="odata.continue-on-error")
+        assert response.status_code == 200, response.text
+        for answer in response.json()["responses"]:
+            assert answer["status"] == 201, answer
+            created.append(answer["body"])
+    return created
+
+
+def test_thousands_of_lines_keep_their_numbering_and_order(kit: BcKit) -> None:
+    """Line numbers: last + 10000 by default, explicit ones anywhere, never twice; reads in
+    line number order, paged by key; all of it unchanged by the per-journal line index."""
+    journal = kit.post("/journals", {"code": "BULK"}).json()
+    lines = _lines(kit, journal)
+    body = {"accountNumber": "66010", "postingDate": "2026-11-30", "documentNumber": "B"}
+    created = _post_in_batches(kit, journal, [dict(body, amount=i % 7) for i in range(3000)])
+    expected = [10_000 * (i + 1) for i in range(3000)]
+    assert [line["lineNumber"] for line in created] == expected
+
+    for number in (5000, 15_000, 29_995_000):
+        assert _new_line(kit, journal, lineNumber=number)["lineNumber"] == number
+        expected.append(number)
+    taken = "The Gen. Journal Line already exists. Identification fields and values: Journal "
+    taken += "Template Name='GENERAL',Journal Batch Name='BULK',Line No.='{}'"
+    message = bc_error(
+        kit.post(lines, dict(body, lineNumber=20_000)), 400, "Internal_EntityWithSameKeyExists"
+    )
+    assert message == taken.format(20_000)
+
+    # deleting the last line: the next default follows the new highest number
+    assert kit.delete(f"/journalLines({created[-1]['id']})").status_code == 204
+    expected.remove(30_000_000)
+    assert _new_line(kit, journal)["lineNumber"] == 30_005_000
+    expected.append(30_005_000)
+
+    # renumbering: onto a taken number is refused, past the end moves the next default
+    moved = f"{lines}({created[1000]['id']})"
+    message = bc_error(
+        kit.patch(moved, {"lineNumber": 15_000}), 400, "Internal_EntityWithSameKeyExists"
+    )
+    assert message == taken.format(15_000)
+    assert kit.patch(moved, {"lineNumber": 40_000_000}).json()["lineNumber"] == 40_000_000
+    expected.remove(10_010_000)
+    expected.append(40_000_000)
+    assert _new_line(kit, journal)["lineNumber"] == 40_010_000
+    expected.append(40_010_000)
+    for line in created[10:20]:
+        assert kit.delete(f"{lines}({line['id']})").status_code == 204
+        expected.remove(line["lineNumber"])
+    expected.sort()
+
+    paged = [r["lineNumber"] for page in kit.pages(lines, page_size=700) for r in page["value"]]
+    assert paged == expected
+    by_filter = kit.pages("/journalLines", 999, **{"$filter": f"journalId eq {journal['id']}"})
+    assert [r["lineNumber"] for page in by_filter for r in page["value"]] == expected
+    # a $skiptoken naming a deleted line resumes after the place it had
+    after_deleted = kit.values(lines, **{"$skiptoken": created[15]["id"], "$top": "3"})
+    assert [r["lineNumber"] for r in after_deleted] == [210_000, 220_000, 230_000]
+    last = kit.values(lines, **{"$orderby": "lineNumber desc", "$top": "2"})
+    assert [r["lineNumber"] for r in last] == [40_010_000, 40_000_000]
+
+    assert kit.delete(f"/journals({journal['id']})").status_code == 204
+    assert kit.values("/journalLines", **{"$filter": f"journalId eq {journal['id']}"}) == []

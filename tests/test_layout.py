@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,14 +73,28 @@ def imports_of(path: Path) -> set[str]:
 
 
 def test_function_app_lists_functions() -> None:
-    import function_app
-
-    functions = function_app.app.get_functions()
-    names = {f.get_function_name() for f in functions}
-    assert "health" in names
-    for f in functions:
-        meta = json.loads(f.get_function_json())
-        assert meta["bindings"], f.get_function_name()
+    """What the Python worker does once per process: import the app and index its functions."""
+    script = (
+        "import json, function_app\n"
+        "for f in function_app.app.get_functions():\n"
+        "    meta = json.loads(f.get_function_json())\n"
+        "    print(f.get_function_name(), f.get_trigger().type, len(meta['bindings']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("BC_", "ANAPLAN_"))},
+    )
+    assert result.returncode == 0, result.stderr
+    functions = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()}
+    assert functions["health"] == "httpTrigger"
+    assert functions["ModelLock"] == "entityTrigger"
+    for name in ("reference_sync", "actuals_load", "employees_load", "anaplan_import"):
+        assert functions[name] == "orchestrationTrigger"
+    assert functions["nightly_actuals_load"] == "timerTrigger"
 
 
 @pytest.mark.parametrize("package", [p for p in PACKAGES if (REPO_ROOT / p).is_dir()])

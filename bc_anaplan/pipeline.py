@@ -100,6 +100,9 @@ class Pipeline:
     employees: EmployeesConfig | None
     commitments: CommitmentsConfig | None
     writeback: WritebackConfig | None
+    # boolean list property that marks members gone from BC (list imports cannot delete);
+    # None: gone members are only reported
+    deleted_flag_property: str | None = "Deleted in BC"
 
     def dimension(self, bc_code: str) -> DimensionMapping:
         for mapping in self.dimensions:
@@ -338,7 +341,15 @@ def _pipeline(t: _Table) -> Pipeline:
         employees=_employees(t, dimensions),
         commitments=_commitments(t),
         writeback=_writeback(t),
+        deleted_flag_property=_flag(t),
     )
+
+
+def _flag(t: _Table) -> str | None:
+    value = t.data.get("deleted_flag_property", "Deleted in BC")
+    if not isinstance(value, str):
+        raise t.error("deleted_flag_property", 'expected a property name, or "" for none')
+    return value.strip() or None
 
 
 def load_pipelines(

@@ -27,10 +27,9 @@ from bc_anaplan.members import Member, compare, import_rows, member_name, normal
 from bc_anaplan.pipeline import Pipeline
 from bc_anaplan.runtime import Runtime
 
-DELETED_FLAG = "Deleted in BC"
-ACCOUNT_PROPERTIES = ("Category", "Account Group", "Blocked", DELETED_FLAG)
-DIMENSION_PROPERTIES = (DELETED_FLAG,)
-EMPLOYEE_PROPERTIES = ("Department", "Job Title", "Status", "Start Date", "End Date", DELETED_FLAG)
+ACCOUNT_PROPERTIES = ("Category", "Account Group", "Blocked")
+DIMENSION_PROPERTIES: tuple[str, ...] = ()
+EMPLOYEE_PROPERTIES = ("Department", "Job Title", "Status", "Start Date", "End Date")
 PERSONAL_PROPERTIES = {
     "birthDate": "Birth Date",
     "personalEmail": "Personal Email",
@@ -114,7 +113,6 @@ def account_members(accounts: list[Account]) -> list[Member]:
                 "Category": a.category.strip(),
                 "Account Group": groups.get(a.number, ""),
                 "Blocked": normalise(a.blocked),
-                DELETED_FLAG: "false",
             },
         )
         for a in accounts
@@ -135,7 +133,6 @@ def employee_members(
             "Status": e.status,
             "Start Date": e.employment_date.isoformat() if e.employment_date else "",
             "End Date": e.termination_date.isoformat() if e.termination_date else "",
-            DELETED_FLAG: "false",
         }
         for field in personal_fields:
             value = e.personal.get(field)
@@ -147,7 +144,21 @@ def employee_members(
 def bc_members(
     rt: Runtime, pipeline: Pipeline, spec: ListSpec
 ) -> tuple[list[Member], tuple[str, ...]]:
-    """The BC members of a list and the properties the connector sources from BC for it."""
+    """The BC members of a list and the properties the connector sources from BC for it.
+
+    Every member BC has is, by definition, not deleted: the flag property is sourced as false.
+    """
+    members, sourced = _bc_members(rt, pipeline, spec)
+    flag = pipeline.deleted_flag_property
+    if not flag:
+        return members, sourced
+    flagged = [Member(m.code, m.name, {**m.properties, flag: "false"}) for m in members]
+    return flagged, (*sourced, flag)
+
+
+def _bc_members(
+    rt: Runtime, pipeline: Pipeline, spec: ListSpec
+) -> tuple[list[Member], tuple[str, ...]]:
     bc = rt.bc(pipeline.name)
     if spec.key == "accounts":
         return account_members(list(streams.iter_accounts(bc))), ACCOUNT_PROPERTIES
@@ -161,9 +172,7 @@ def bc_members(
     if dimension is None:
         raise ValueError(f"BC has no dimension {spec.bc_dimension} (pipeline {pipeline.name})")
     values = streams.iter_dimension_values(bc, dimension.id)
-    members = [
-        Member(v.code, member_name(v.code, v.display_name), {DELETED_FLAG: "false"}) for v in values
-    ]
+    members = [Member(v.code, member_name(v.code, v.display_name), {}) for v in values]
     return members, DIMENSION_PROPERTIES
 
 
@@ -184,7 +193,8 @@ def prepare_list(rt: Runtime, spec_input: dict[str, Any]) -> dict[str, Any]:
     members = _with_passthrough(members, items, passthrough)
     drift = compare(spec.anaplan_list, members, _coded(items), managed)
     columns = ["Code", "Name", *managed, *passthrough]
-    flag = DELETED_FLAG if DELETED_FLAG in list_properties else None
+    flag = pipeline.deleted_flag_property
+    flag = flag if flag in list_properties else None
     rows = import_rows(drift, columns, flag)
     rt.audit.record(run_id, _drift_records(spec, drift))
     staged = None

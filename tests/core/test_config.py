@@ -190,3 +190,10 @@ def test_startup_with_a_missing_setting_prints_one_line_and_fails(env: dict[str,
         timeout=60,
     )
     assert ok.returncode == 0, ok.stderr
+
+
+def test_deleted_flag_property_may_be_switched_off(tmp_path: Path, env: dict[str, str]) -> None:
+    assert load_settings(env).pipeline().deleted_flag_property == "Deleted in BC"
+    text = PIPELINE.replace('deleted_flag_property = "Deleted in BC"', 'deleted_flag_property = ""')
+    write_pipeline(tmp_path, env, text)
+    assert load_settings(env).pipeline().deleted_flag_property is None

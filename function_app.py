@@ -8,14 +8,21 @@ record of the worker, and offers ``startup_check`` to hosts that validate before
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import actuals, anaplan_tasks, employees, reference, runs
+from activities import actuals, anaplan_tasks, employees, reference, runs, writeback
 from bc_anaplan import redaction
 from bc_anaplan.config import load_settings
 from bc_anaplan.logs import configure_logging
 from entities import model_lock
-from orchestrators import actuals_load, employees_load, reference_sync, replay
+from orchestrators import (
+    actuals_load,
+    approval_watch,
+    employees_load,
+    plan_writeback,
+    reference_sync,
+    replay,
+)
 from orchestrators import anaplan_tasks as anaplan_task_flows
-from triggers import health, schedules
+from triggers import health, schedules, writeback_http
 
 redaction.install()
 
@@ -24,16 +31,20 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 BLUEPRINTS = (
     health.bp,
     schedules.bp,
+    writeback_http.bp,
     model_lock.bp,
     anaplan_task_flows.bp,
     reference_sync.bp,
     actuals_load.bp,
     employees_load.bp,
     replay.bp,
+    plan_writeback.bp,
+    approval_watch.bp,
     runs.bp,
     reference.bp,
     actuals.bp,
     employees.bp,
+    writeback.bp,
     anaplan_tasks.bp,
 )
 

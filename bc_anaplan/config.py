@@ -105,6 +105,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REFERENCE_SYNC_SCHEDULE", "when the nightly reference sync runs", "0 0 2 * * *"),
     Setting("ACTUALS_SCHEDULE", "when the nightly incremental actuals load runs", "0 30 2 * * *"),
     Setting("EMPLOYEES_SCHEDULE", "when the nightly employee load runs", "0 0 3 * * *"),
+    Setting(
+        "WRITEBACK_WATCH_SCHEDULE",
+        "when the approval watch looks for newly approved plan versions",
+        "0 */15 * * * *",
+    ),
+    Setting(
+        "WRITEBACK_WATCH_ENABLED",
+        "true: write back versions approved in Anaplan automatically",
+        "false",
+    ),
     Setting("CONNECTOR_CONFIG_PATH", "pipeline file, relative to the app root", "connector.toml"),
     Setting("LOG_LEVEL", "log level of the connector's loggers", "INFO"),
 )
@@ -168,6 +178,7 @@ class Settings:
     config_path: Path
     log_level: str
     pipelines: tuple[Pipeline, ...]
+    writeback_watch_enabled: bool = False
 
     def pipeline(self, name: str | None = None) -> Pipeline:
         """The named pipeline, or the first one when ``name`` is empty."""
@@ -347,7 +358,12 @@ def _load(environ: Mapping[str, str]) -> Settings:
         key_vault_url=r.optional_https_url("KEY_VAULT_URL"),
         cache_ttl_s=r.number("SECRET_CACHE_TTL_SECONDS", 0, 86_400),
     )
-    for name in ("REFERENCE_SYNC_SCHEDULE", "ACTUALS_SCHEDULE", "EMPLOYEES_SCHEDULE"):
+    for name in (
+        "REFERENCE_SYNC_SCHEDULE",
+        "ACTUALS_SCHEDULE",
+        "EMPLOYEES_SCHEDULE",
+        "WRITEBACK_WATCH_SCHEDULE",
+    ):
         _check_schedule(name, r.text(name))
     log_level = r.choice("LOG_LEVEL", ("debug", "info", "warning", "error")).upper()
     settings = Settings(
@@ -359,6 +375,7 @@ def _load(environ: Mapping[str, str]) -> Settings:
         config_path=config_path,
         log_level=log_level,
         pipelines=(),
+        writeback_watch_enabled=r.choice("WRITEBACK_WATCH_ENABLED", ("true", "false")) == "true",
     )
     try:
         pipelines = load_pipelines(config_path, environ, SETTING_NAMES)

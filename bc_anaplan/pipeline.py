@@ -85,6 +85,12 @@ class WritebackConfig:
     policy: Literal["all-or-nothing", "continue"]
     allow_zero_amounts: bool
     version_column: str
+    amount_column: str = "Amount"
+    lines_per_activity: int = 500  # a crash loses at most this many lines' work
+    # the Export Plan Status export: version, approved flag and approval time columns
+    status_version_column: str = "Versions"
+    status_approved_column: str = "Approved"
+    status_approved_at_column: str = "Approved At"
 
 
 @dataclass(frozen=True)
@@ -313,6 +319,11 @@ def _writeback(t: _Table) -> WritebackConfig | None:
         policy="all-or-nothing" if policy == "all-or-nothing" else "continue",
         allow_zero_amounts=w.boolean("allow_zero_amounts", False),
         version_column=w.text("version_column", "Versions"),
+        amount_column=w.text("amount_column", "Amount"),
+        lines_per_activity=w.integer("lines_per_activity", 500, 50, 5000),
+        status_version_column=w.text("status_version_column", "Versions"),
+        status_approved_column=w.text("status_approved_column", "Approved"),
+        status_approved_at_column=w.text("status_approved_at_column", "Approved At"),
     )
 
 

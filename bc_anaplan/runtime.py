@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -87,3 +88,21 @@ def use_environment(environ: Mapping[str, str]) -> Runtime:
     with _lock:
         _runtime = Runtime(load_settings(environ), environ)
         return _runtime
+
+
+@contextmanager
+def environment(environ: Mapping[str, str]) -> Iterator[Runtime]:
+    """Use a runtime for ``environ`` for the duration of a block, then restore the previous one.
+
+    Tests and tools that run several connectors in one process (one per sandbox) use this so
+    that leaving one does not leave the process pointing at a sandbox that is gone.
+    """
+    global _runtime
+    with _lock:
+        previous = _runtime
+    runtime = use_environment(environ)
+    try:
+        yield runtime
+    finally:
+        with _lock:
+            _runtime = previous

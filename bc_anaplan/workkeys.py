@@ -51,6 +51,10 @@ def plan_writeback(pipeline: Pipeline, version: str) -> str:
     return f"writeback:{_scope(pipeline)}:{_clean(version)}"
 
 
+def approval_watch(pipeline: Pipeline) -> str:
+    return f"watch:{_scope(pipeline)}"
+
+
 def commitments_load(pipeline: Pipeline) -> str:
     return f"commitments:{_scope(pipeline)}"
 

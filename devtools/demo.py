@@ -7,7 +7,11 @@ with the Functions-style app settings the sandbox hands out:
 1. reference sync -- fixes the drift between BC dimension values/accounts and Anaplan lists;
 2. actuals load -- the first, full load of every period;
 3. BC posts new entries; a second, incremental load recomputes only the touched period;
-4. employee load -- the Employees list and head count per department.
+4. employee load -- the Employees list and head count per department;
+5. the planners approve the budget; the writeback under the default all-or-nothing policy
+   stops before BC is touched (some plan lines use a cost center BC no longer has), then, with
+   the ``continue`` policy, writes the valid lines as drafts into BC's PLAN journal and
+   reconciles them with the export; the same writeback once more is ``unchanged``.
 
 Then it prints what happened: runs, counts, drift fixed, quarantined entries with reasons, and
 per period the net income BC's trial balance shows next to what Anaplan now holds (read through
@@ -93,6 +97,7 @@ class Demo:
             "reference_sync": workkeys.reference_sync(pipeline),
             "actuals_load": workkeys.actuals_load(pipeline, flow_input.get("periods")),
             "employees_load": workkeys.employees_load(pipeline),
+            "plan_writeback": workkeys.plan_writeback(pipeline, str(flow_input.get("version"))),
         }[flow]
         instance = workkeys.instance_id(key, datetime.now(UTC))
         started = time.monotonic()
@@ -173,6 +178,62 @@ def load_summary(demo: Demo, result: dict[str, Any]) -> None:
         say(f"   quarantined: {count} x {reason}")
 
 
+def writeback(demo: Demo) -> None:
+    version = "Budget FY27"
+    demo.post("anaplan_api", "/_sandbox/anaplan/approve", {"version": version})
+    say(f"\n   the planners approve {version!r} in Anaplan")
+    stopped = demo.run(
+        "plan_writeback", {"version": version}, "5. writeback, policy all-or-nothing (the default)"
+    )
+    validation = stopped["summary"]["validation"]
+    say(
+        f"   {validation['lines_exported']:,} lines exported, {validation['invalid_lines']} "
+        "invalid:"
+    )
+    for item in validation["invalid_reasons"]:
+        say(f"     {item['lines']} x {item['reason']}")
+    say(f"   -> {stopped['summary'].get('stopped', stopped['state'])}")
+    written = demo.run(
+        "plan_writeback",
+        {"version": version, "policy": "continue"},
+        "6. writeback again, policy continue (finance's call)",
+    )
+    result = written["summary"]["written"]
+    say(
+        f"   {result['lines_in_bc']:,} draft lines in BC's PLAN batch, never posted; "
+        f"{validation['invalid_lines']} lines reported, not written"
+    )
+    rec = result["reconciliation"]
+    say(
+        f"   plan total {Decimal(rec['plan_total']):,.2f} = BC drafts total "
+        f"{Decimal(rec['bc_total']):,.2f} over {rec['accounts']} accounts: "
+        f"{'reconciled' if rec['matches'] else 'MISMATCH'}"
+    )
+    plan_lines(demo)
+    again = demo.run(
+        "plan_writeback",
+        {"version": version, "policy": "continue"},
+        "7. the same writeback once more",
+    )
+    say(f"   -> {again['state']}: the same approved figures are never written twice")
+
+
+def plan_lines(demo: Demo) -> None:
+    """The PLAN journal batch as BC shows it (read straight from the API)."""
+    from bc_anaplan.bc import streams
+
+    bc = demo.rt.bc()
+    journal = streams.find_journal(bc, "PLAN")
+    totals: dict[str, Decimal] = {}
+    count = 0
+    for line in streams.iter_journal_lines(bc, journal.id):
+        count += 1
+        totals[line.account_number] = totals.get(line.account_number, Decimal(0)) + line.amount
+    say(f"   BC journal PLAN: {count:,} lines; largest accounts:")
+    for account, total in sorted(totals.items(), key=lambda kv: -abs(kv[1]))[:5]:
+        say(f"     {account}  {total:>16,.2f}")
+
+
 def reconciliation(demo: Demo) -> None:
     """Net income per period: BC's trial balance next to Anaplan's GL Actuals."""
     from bc_anaplan.bc import streams
@@ -242,6 +303,7 @@ def main() -> int:
             load_summary(demo, second)
             employees = demo.run("employees_load", {}, "4. employees and head count")
             say(f"   Employees: {employees['summary']['employees']['drift']}")
+            writeback(demo)
         reconciliation(demo)
     say("\n== runs (kept in Azurite: `make demo-status` lists them)")
     for run in demo.runs:

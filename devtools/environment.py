@@ -14,6 +14,7 @@ SCHEDULE_DEFAULTS = {
     "ACTUALS_SCHEDULE": "0 30 2 * * *",
     "REFERENCE_SYNC_SCHEDULE": "0 0 2 * * *",
     "EMPLOYEES_SCHEDULE": "0 0 3 * * *",
+    "WRITEBACK_WATCH_SCHEDULE": "0 */15 * * * *",
 }
 
 

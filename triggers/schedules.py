@@ -61,3 +61,22 @@ async def nightly_employees_load(
             workkeys.employees_load(pipeline),
             {"pipeline": pipeline.name, "trigger": "timer"},
         )
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%WRITEBACK_WATCH_SCHEDULE%")
+@bp.durable_client_input(client_name="client")
+async def approval_watch_timer(
+    timer: func.TimerRequest, client: df.DurableOrchestrationClient
+) -> None:
+    settings = get_runtime().settings
+    if not settings.writeback_watch_enabled:
+        return
+    for pipeline in settings.pipelines:
+        if pipeline.writeback is None or not pipeline.writeback.status_export_action:
+            continue
+        await start_unless_running(
+            client,
+            "approval_watch",
+            workkeys.approval_watch(pipeline),
+            {"pipeline": pipeline.name, "trigger": "timer"},
+        )

@@ -20,6 +20,7 @@ FLOWS = (
     "actuals_load",
     "employees_load",
     "plan_writeback",
+    "approval_watch",
     "commitments_load",
     "webhook_apply",
     "renew_subscriptions",

@@ -8,6 +8,8 @@ OData request itself.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import orjson
 from aiohttp import web
 
@@ -26,7 +28,13 @@ from sandbox.bc.throttle import Throttle
 from sandbox.bc.webhooks import Webhooks
 from sandbox.common.context import SandboxContext
 from sandbox.common.credentials import credentials
-from sandbox.common.service import ERROR_BODY, REQUEST_LOG, ROUTE_OF, default_route_of
+from sandbox.common.service import (
+    ERROR_BODY,
+    INNER_LOG,
+    REQUEST_LOG,
+    ROUTE_OF,
+    default_route_of,
+)
 from sandbox.entra.tokens import BC_RESOURCE, token_store
 from sandbox.masterdata import master_data
 
@@ -72,9 +80,11 @@ def build_app(ctx: SandboxContext) -> web.Application:
     throttle = Throttle(ctx.clock, ctx.fast)
     tokens = token_store(ctx)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[INNER_LOG] = Counter()
 
     def log(method: str, route: str, status: int) -> None:
         app[REQUEST_LOG][(method, route, status)] += 1
+        app[INNER_LOG][(method, route, status)] += 1
 
     async def batch(call: Call) -> Result:
         return await run_batch(call, company, service.dispatch, log)

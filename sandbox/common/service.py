@@ -35,6 +35,9 @@ ROUTE_OF: web.AppKey[RouteOf] = web.AppKey("route_of")
 ERROR_BODY: web.AppKey[ErrorBody] = web.AppKey("error_body")
 SERVICE_NAME: web.AppKey[str] = web.AppKey("service_name")
 REQUEST_LOG: web.AppKey[Counter[tuple[str, str, int]]] = web.AppKey("request_log")
+# operations a service executes inside another request (BC's $batch): counted in REQUEST_LOG
+# under their own templates, and here too, so that ?wire=1 can report only what crossed the wire
+INNER_LOG: web.AppKey[Counter[tuple[str, str, int]]] = web.AppKey("inner_log")
 
 CONTROL_PREFIX = "/_sandbox/"
 REASONS = {
@@ -131,7 +134,10 @@ def add_controls(app: web.Application, ctx: SandboxContext) -> None:
     """``/_sandbox/requests``, ``/_sandbox/faults`` and ``/_sandbox/clock`` on every service."""
 
     async def get_requests(request: web.Request) -> web.Response:
-        log = request.app[REQUEST_LOG]
+        log = Counter(request.app[REQUEST_LOG])
+        if request.query.get("wire") in ("1", "true"):
+            log.subtract(request.app[INNER_LOG])
+            log = +log  # drop the zeros
         rows = [
             {"method": m, "route": r, "status": s, "count": c}
             for (m, r, s), c in sorted(log.items(), key=lambda kv: (kv[0][1], kv[0][0], kv[0][2]))
@@ -140,6 +146,7 @@ def add_controls(app: web.Application, ctx: SandboxContext) -> None:
 
     async def reset_requests(request: web.Request) -> web.Response:
         request.app[REQUEST_LOG].clear()
+        request.app[INNER_LOG].clear()
         return web.Response(status=204)
 
     async def set_faults(request: web.Request) -> web.Response:
@@ -183,6 +190,7 @@ def prepare(app: web.Application, ctx: SandboxContext, service: str) -> web.Appl
     """Wrap a service's application with the shared middlewares and controls."""
     app[SERVICE_NAME] = service
     app[REQUEST_LOG] = Counter()
+    app.setdefault(INNER_LOG, Counter())
     for middleware in reversed(make_middlewares(ctx, service)):
         app.middlewares.insert(0, middleware)
     add_controls(app, ctx)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bc_anaplan.periods import Period
-from bc_anaplan.runtime import use_environment
+from bc_anaplan.runtime import environment
 from tests.e2e.test_load_flows import assert_reconciled
 from tests.support.connector import (
     ConnectorUnderTest,
@@ -69,45 +69,46 @@ def test_a_host_killed_mid_load_resumes_without_running_a_task_twice(azurite: st
             "--timeout",
             "300",
         ]
-        runtime = use_environment(env)
-        host = subprocess.Popen(
-            cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:  # kill once some periods were read
-                steps = runtime.audit.steps(instance) if runtime.audit.get_run(instance) else []
-                if sum(s["step_id"].startswith("read:") for s in steps) >= 6:
-                    break
-                time.sleep(0.05)
-            host.send_signal(signal.SIGKILL)
-            host.wait(timeout=30)
-        finally:
-            if host.poll() is None:
-                host.kill()
-        steps_before = {s["step_id"] for s in runtime.audit.steps(instance)}
-        assert (
-            6 <= sum(s.startswith("read:") for s in steps_before) < 24 or "assemble" in steps_before
-        )
+        with environment(env) as runtime:
+            host = subprocess.Popen(
+                cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            try:
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:  # kill once some periods were read
+                    steps = runtime.audit.steps(instance) if runtime.audit.get_run(instance) else []
+                    if sum(s["step_id"].startswith("read:") for s in steps) >= 6:
+                        break
+                    time.sleep(0.05)
+                host.send_signal(signal.SIGKILL)
+                host.wait(timeout=30)
+            finally:
+                if host.poll() is None:
+                    host.kill()
+            steps_before = {s["step_id"] for s in runtime.audit.steps(instance)}
+            assert (
+                6 <= sum(s.startswith("read:") for s in steps_before) < 24
+                or "assemble" in steps_before
+            )
 
-        import function_app
-        from local_host import LocalHost, SkippingClock
+            import function_app
+            from local_host import LocalHost, SkippingClock
 
-        with LocalHost(
-            function_app.app,
-            connection_string=azurite,
-            task_hub=hub,
-            clock=SkippingClock(),
-            env=env,
-        ) as resumed:
-            status = resumed.wait_for(instance, timeout_s=300)
-        assert status.runtime_status == "Completed", status.output
-        assert status.output["state"] == "succeeded"
-        client = runtime.anaplan()
-        imports = client.list_tasks(client.find_import("Import GL Actuals"))
-        assert len(imports) == 1  # the import ran exactly once
-        checker = ConnectorUnderTest(None, runtime, Sandbox(info), env)
-        assert_reconciled(checker, [Period(2025, 1), Period(2025, 12), Period(2026, 12)])
+            with LocalHost(
+                function_app.app,
+                connection_string=azurite,
+                task_hub=hub,
+                clock=SkippingClock(),
+                env=env,
+            ) as resumed:
+                status = resumed.wait_for(instance, timeout_s=300)
+            assert status.runtime_status == "Completed", status.output
+            assert status.output["state"] == "succeeded"
+            client = runtime.anaplan()
+            imports = client.list_tasks(client.find_import("Import GL Actuals"))
+            assert len(imports) == 1  # the import ran exactly once
+            checker = ConnectorUnderTest(None, runtime, Sandbox(info), env)
+            assert_reconciled(checker, [Period(2025, 1), Period(2025, 12), Period(2026, 12)])
 
 
 def test_faults_on_both_sides_still_end_reconciled(azurite: str) -> None:

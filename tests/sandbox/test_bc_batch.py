@@ -199,3 +199,14 @@ def test_at_most_100_operations(bc: BcKit) -> None:
     ok = _batch(bc, [dict(read, id=str(i)) for i in range(100)])
     assert ok.status_code == 200 and len(ok.json()["responses"]) == 100
     bc_error(_batch(bc, [dict(read, id=str(i)) for i in range(101)]), 400, "BadRequest")
+
+
+def test_the_wire_log_counts_a_batch_once(bc: BcKit, plan: dict[str, Any]) -> None:
+    """``/_sandbox/requests?wire=1`` leaves out the operations executed inside a ``$batch``."""
+    _reset_log(bc)
+    requests = [_line(plan, str(i), "66010", bc.company_id, f"WIRE{i}") for i in range(3)]
+    assert _batch(bc, requests).status_code == 200
+    everything = bc.requests_log()
+    wire = bc.http.get(f"{bc.info['bc']}/_sandbox/requests", params={"wire": "1"}).json()
+    assert sum(r["count"] for r in everything) - sum(r["count"] for r in wire) == 3
+    assert [(r["method"], r["route"]) for r in wire] == [("POST", f"{ROOT}/$batch")]

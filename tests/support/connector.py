@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from bc_anaplan.runtime import Runtime, use_environment
+from bc_anaplan.runtime import Runtime, environment
 from devtools.environment import connector_environment
 
 
@@ -55,8 +55,11 @@ class Sandbox:
         path = f"/_sandbox/anaplan/models/{self.model}/tasks"
         return list(self.get("anaplan_api", path)["tasks"])
 
-    def requests(self, service: str) -> list[dict[str, Any]]:
-        return list(self.get(service, "/_sandbox/requests"))
+    def requests(self, service: str, wire: bool = False) -> list[dict[str, Any]]:
+        """The sandbox's request log; ``wire``: only requests that crossed the network (a BC
+        ``$batch`` counts once, not once per operation inside it)."""
+        params = {"wire": "1"} if wire else {}
+        return list(self.get(service, "/_sandbox/requests", **params))
 
 
 def amounts_by_account_period(
@@ -106,8 +109,7 @@ def connector(
 
     task_hub = "e2e" + uuid.uuid4().hex[:10]
     env = connector_environment(info, storage, task_hub)
-    runtime = use_environment(env)
-    with LocalHost(
+    with environment(env) as runtime, LocalHost(
         function_app.app,
         connection_string=storage,
         task_hub=task_hub,

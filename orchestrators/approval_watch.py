@@ -1,0 +1,56 @@
+"""``approval_watch``: start a writeback for every plan version approved since it was written.
+
+Runs the small status export (``Export Plan Status``) under the model lock, compares each
+approved version's approval time with its last writeback, and writes back the versions that are
+due, one after the other. Started by the ``approval_watch_timer`` when
+``WRITEBACK_WATCH_ENABLED`` is true (off by default: most finance teams start writebacks by hand).
+"""
+
+from __future__ import annotations
+
+import azure.durable_functions as df
+
+from orchestrators.reference_sync import begin, fail, finish
+from orchestrators.waiting import Steps
+
+bp = df.Blueprint()
+
+ACTIVITY_DUE = "newly_approved_versions"
+
+
+@bp.orchestration_trigger(context_name="context")
+def approval_watch(context: df.DurableOrchestrationContext) -> Steps:
+    _, plan = yield from begin(context, "approval_watch")
+    results = []
+    try:
+        if not plan.get("status_export"):
+            raise ValueError("[pipeline.writeback] status_export is not configured")
+        spec = {
+            "run_id": context.instance_id,
+            "pipeline": plan["pipeline"],
+            "workspace_id": plan["workspace_id"],
+            "model_id": plan["model_id"],
+            "action_name": plan["status_export"],
+            "step_id": "status",
+            "deadline_s": plan["deadline_s"],
+        }
+        export = yield context.call_sub_orchestrator(
+            "anaplan_export", spec, instance_id=f"{context.instance_id}:status"
+        )
+        due = yield context.call_activity(
+            ACTIVITY_DUE, {"pipeline": plan["pipeline"], "staged_blob": export["staged_blob"]}
+        )
+        for index, version in enumerate(due["versions"]):
+            result = yield context.call_sub_orchestrator(
+                "plan_writeback",
+                {"pipeline": plan["pipeline"], "version": version, "trigger": "parent"},
+                instance_id=f"{context.instance_id}:writeback:{index}",
+            )
+            results.append({"version": version, "state": result["state"]})
+    except Exception as exc:
+        yield from fail(context, exc)
+        raise
+    outcome = yield from finish(
+        context, {"written_back": results}, None if results else "unchanged"
+    )
+    return {**outcome, "written_back": results}

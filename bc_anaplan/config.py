@@ -93,6 +93,12 @@ SETTINGS: tuple[Setting, ...] = (
         "longer ones fail the call so the orchestration can wait durably",
         "300",
     ),
+    # Public address (webhook notification URL, links in notifications and reports)
+    Setting(
+        "PUBLIC_BASE_URL",
+        "public https address of this Function App, e.g. "
+        "https://func-bc-anaplan.azurewebsites.net (webhooks and report links need it)",
+    ),
     # Storage and runtime
     Setting(
         "AzureWebJobsStorage",
@@ -179,6 +185,7 @@ class Settings:
     log_level: str
     pipelines: tuple[Pipeline, ...]
     writeback_watch_enabled: bool = False
+    public_base_url: str | None = None
 
     def pipeline(self, name: str | None = None) -> Pipeline:
         """The named pipeline, or the first one when ``name`` is empty."""
@@ -376,6 +383,7 @@ def _load(environ: Mapping[str, str]) -> Settings:
         log_level=log_level,
         pipelines=(),
         writeback_watch_enabled=r.choice("WRITEBACK_WATCH_ENABLED", ("true", "false")) == "true",
+        public_base_url=_public_url(r),
     )
     try:
         pipelines = load_pipelines(config_path, environ, SETTING_NAMES)
@@ -385,6 +393,21 @@ def _load(environ: Mapping[str, str]) -> Settings:
 
 
 _cached: Settings | None = None
+
+
+def _public_url(r: _Reader) -> str | None:
+    """https in Azure; plain http is accepted only for a loopback host (the local host)."""
+    value = r.raw("PUBLIC_BASE_URL")
+    if not value:
+        return None
+    parts = urlsplit(value.rstrip("/"))
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not loopback):
+        raise ConfigError(
+            f"setting PUBLIC_BASE_URL must be an https:// URL (http only on "
+            f"loopback), got {value!r}"
+        )
+    return value.rstrip("/")
 
 
 def _check_schedule(name: str, value: str) -> None:

@@ -76,6 +76,17 @@ class CommitmentsConfig:
     amount_column: str
 
 
+WEBHOOK_CAPABLE = ("accounts", "dimensionValues", "employees", "generalLedgerEntries")
+
+
+@dataclass(frozen=True)
+class WebhooksConfig:
+    # BC entity sets the connector subscribes to; anything not subscribed is polled
+    resources: tuple[str, ...] = WEBHOOK_CAPABLE
+    # true: new G/L entries start an incremental actuals load at once (else the nightly one)
+    autoload_actuals: bool = False
+
+
 @dataclass(frozen=True)
 class WritebackConfig:
     export_action: str
@@ -106,6 +117,7 @@ class Pipeline:
     employees: EmployeesConfig | None
     commitments: CommitmentsConfig | None
     writeback: WritebackConfig | None
+    webhooks: WebhooksConfig = WebhooksConfig()
     # boolean list property that marks members gone from BC (list imports cannot delete);
     # None: gone members are only reported
     deleted_flag_property: str | None = "Deleted in BC"
@@ -353,7 +365,23 @@ def _pipeline(t: _Table) -> Pipeline:
         commitments=_commitments(t),
         writeback=_writeback(t),
         deleted_flag_property=_flag(t),
+        webhooks=_webhooks(t),
     )
+
+
+def _webhooks(t: _Table) -> WebhooksConfig:
+    w = t.table("webhooks", required=False)
+    if w is None:
+        return WebhooksConfig()
+    resources = w.strings("resources", WEBHOOK_CAPABLE)
+    unknown = [r for r in resources if r not in WEBHOOK_CAPABLE]
+    if unknown:
+        raise w.error(
+            "resources",
+            f"{unknown} cannot be subscribed to; choose from "
+            f"{', '.join(WEBHOOK_CAPABLE)} (purchase orders are polled)",
+        )
+    return WebhooksConfig(tuple(dict.fromkeys(resources)), w.boolean("autoload_actuals", False))
 
 
 def _flag(t: _Table) -> str | None:

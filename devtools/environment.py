@@ -15,6 +15,8 @@ SCHEDULE_DEFAULTS = {
     "REFERENCE_SYNC_SCHEDULE": "0 0 2 * * *",
     "EMPLOYEES_SCHEDULE": "0 0 3 * * *",
     "WRITEBACK_WATCH_SCHEDULE": "0 */15 * * * *",
+    "SUBSCRIPTIONS_SCHEDULE": "0 0 */12 * * *",
+    "POLL_SCHEDULE": "0 5 * * * *",
 }
 
 

@@ -121,6 +121,20 @@ SETTINGS: tuple[Setting, ...] = (
         "true: write back versions approved in Anaplan automatically",
         "false",
     ),
+    # Operations: failure notifications and retention
+    Setting(
+        "NOTIFY_ON",
+        "run states that post a message to the ops webhook (secret OPS_WEBHOOK_URL), "
+        "comma-separated; none = no messages",
+        "failed,partially_succeeded",
+    ),
+    Setting(
+        "RETENTION_DAYS",
+        "age in days after which run history, audit rows, staged files and "
+        "superseded snapshots are purged",
+        "90",
+    ),
+    Setting("RETENTION_SCHEDULE", "when the retention purge runs", "0 0 4 * * *"),
     Setting("CONNECTOR_CONFIG_PATH", "pipeline file, relative to the app root", "connector.toml"),
     Setting("LOG_LEVEL", "log level of the connector's loggers", "INFO"),
 )
@@ -186,6 +200,8 @@ class Settings:
     pipelines: tuple[Pipeline, ...]
     writeback_watch_enabled: bool = False
     public_base_url: str | None = None
+    notify_on: tuple[str, ...] = ("failed", "partially_succeeded")
+    retention_days: int = 90
 
     def pipeline(self, name: str | None = None) -> Pipeline:
         """The named pipeline, or the first one when ``name`` is empty."""
@@ -370,6 +386,7 @@ def _load(environ: Mapping[str, str]) -> Settings:
         "ACTUALS_SCHEDULE",
         "EMPLOYEES_SCHEDULE",
         "WRITEBACK_WATCH_SCHEDULE",
+        "RETENTION_SCHEDULE",
     ):
         _check_schedule(name, r.text(name))
     log_level = r.choice("LOG_LEVEL", ("debug", "info", "warning", "error")).upper()
@@ -384,6 +401,8 @@ def _load(environ: Mapping[str, str]) -> Settings:
         pipelines=(),
         writeback_watch_enabled=r.choice("WRITEBACK_WATCH_ENABLED", ("true", "false")) == "true",
         public_base_url=_public_url(r),
+        notify_on=_notify_on(r),
+        retention_days=r.integer("RETENTION_DAYS", 0, 3650),
     )
     try:
         pipelines = load_pipelines(config_path, environ, SETTING_NAMES)
@@ -408,6 +427,23 @@ def _public_url(r: _Reader) -> str | None:
             f"loopback), got {value!r}"
         )
     return value.rstrip("/")
+
+
+NOTIFIABLE_STATES = ("succeeded", "partially_succeeded", "failed", "unchanged", "terminated")
+
+
+def _notify_on(r: _Reader) -> tuple[str, ...]:
+    value = r.text("NOTIFY_ON").strip().lower()
+    if value == "none":
+        return ()
+    states = tuple(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))
+    unknown = [s for s in states if s not in NOTIFIABLE_STATES]
+    if unknown or not states:
+        raise ConfigError(
+            f"setting NOTIFY_ON must be none or a comma-separated list of "
+            f"{', '.join(NOTIFIABLE_STATES)}, got {r.raw('NOTIFY_ON')!r}"
+        )
+    return states
 
 
 def _check_schedule(name: str, value: str) -> None:

@@ -64,6 +64,13 @@ SECRETS: tuple[SecretSpec, ...] = (
         "BC_WEBHOOK_CLIENT_STATE",
         "shared secret BC echoes in every webhook notification (clientState)",
     ),
+    SecretSpec(
+        "ops_webhook_url",
+        "ops-webhook-url",
+        "OPS_WEBHOOK_URL",
+        "Teams or Slack incoming-webhook URL that run notifications are posted to "
+        "(it embeds a token)",
+    ),
 )
 _BY_KEY = {s.key: s for s in SECRETS}
 

@@ -17,6 +17,7 @@ SCHEDULE_DEFAULTS = {
     "WRITEBACK_WATCH_SCHEDULE": "0 */15 * * * *",
     "SUBSCRIPTIONS_SCHEDULE": "0 0 */12 * * *",
     "POLL_SCHEDULE": "0 5 * * * *",
+    "RETENTION_SCHEDULE": "0 0 4 * * *",
 }
 
 

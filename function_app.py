@@ -8,7 +8,7 @@ record of the worker, and offers ``startup_check`` to hosts that validate before
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import actuals, anaplan_tasks, employees, reference, runs, writeback
+from activities import actuals, anaplan_tasks, employees, reference, runs, webhooks, writeback
 from bc_anaplan import redaction
 from bc_anaplan.config import load_settings
 from bc_anaplan.logs import configure_logging
@@ -22,7 +22,8 @@ from orchestrators import (
     replay,
 )
 from orchestrators import anaplan_tasks as anaplan_task_flows
-from triggers import health, schedules, writeback_http
+from orchestrators import webhooks as webhook_flows
+from triggers import health, notifications, schedules, writeback_http
 
 redaction.install()
 
@@ -32,6 +33,7 @@ BLUEPRINTS = (
     health.bp,
     schedules.bp,
     writeback_http.bp,
+    notifications.bp,
     model_lock.bp,
     anaplan_task_flows.bp,
     reference_sync.bp,
@@ -40,11 +42,13 @@ BLUEPRINTS = (
     replay.bp,
     plan_writeback.bp,
     approval_watch.bp,
+    webhook_flows.bp,
     runs.bp,
     reference.bp,
     actuals.bp,
     employees.bp,
     writeback.bp,
+    webhooks.bp,
     anaplan_tasks.bp,
 )
 

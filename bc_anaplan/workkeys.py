@@ -59,6 +59,14 @@ def commitments_load(pipeline: Pipeline) -> str:
     return f"commitments:{_scope(pipeline)}"
 
 
+def renew_subscriptions(pipeline: Pipeline) -> str:
+    return f"subscriptions:{_scope(pipeline)}"
+
+
+def poll_changes(pipeline: Pipeline) -> str:
+    return f"poll:{_scope(pipeline)}"
+
+
 def instance_id(work_key: str, now: datetime) -> str:
     """A new instance id for ``work_key`` started at ``now`` (UTC)."""
     return f"{work_key}@{now.strftime('%Y%m%dT%H%M%S%fZ')}"

@@ -80,3 +80,29 @@ async def approval_watch_timer(
             workkeys.approval_watch(pipeline),
             {"pipeline": pipeline.name, "trigger": "timer"},
         )
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%SUBSCRIPTIONS_SCHEDULE%")
+@bp.durable_client_input(client_name="client")
+async def subscription_renewal(
+    timer: func.TimerRequest, client: df.DurableOrchestrationClient
+) -> None:
+    for pipeline in get_runtime().settings.pipelines:
+        await start_unless_running(
+            client,
+            "renew_subscriptions",
+            workkeys.renew_subscriptions(pipeline),
+            {"pipeline": pipeline.name, "trigger": "timer"},
+        )
+
+
+@bp.timer_trigger(arg_name="timer", schedule="%POLL_SCHEDULE%")
+@bp.durable_client_input(client_name="client")
+async def change_poll(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    for pipeline in get_runtime().settings.pipelines:
+        await start_unless_running(
+            client,
+            "poll_changes",
+            workkeys.poll_changes(pipeline),
+            {"pipeline": pipeline.name, "trigger": "timer"},
+        )

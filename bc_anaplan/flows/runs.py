@@ -24,6 +24,7 @@ FLOWS = (
     "commitments_load",
     "webhook_apply",
     "renew_subscriptions",
+    "poll_changes",
 )
 TRIGGERS = ("timer", "webhook", "ops", "cli", "parent", "replay")
 IMPORT_DEADLINE_S = 2 * 3600

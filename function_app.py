@@ -9,6 +9,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities import actuals, anaplan_tasks, employees, reference, runs, webhooks, writeback
+from activities import ops as ops_activities
 from bc_anaplan import redaction
 from bc_anaplan.config import load_settings
 from bc_anaplan.logs import configure_logging
@@ -20,10 +21,11 @@ from orchestrators import (
     plan_writeback,
     reference_sync,
     replay,
+    retention,
 )
 from orchestrators import anaplan_tasks as anaplan_task_flows
 from orchestrators import webhooks as webhook_flows
-from triggers import health, notifications, schedules, writeback_http
+from triggers import health, notifications, ops_admin, ops_runs, schedules, writeback_http
 
 redaction.install()
 
@@ -34,6 +36,8 @@ BLUEPRINTS = (
     schedules.bp,
     writeback_http.bp,
     notifications.bp,
+    ops_runs.bp,
+    ops_admin.bp,
     model_lock.bp,
     anaplan_task_flows.bp,
     reference_sync.bp,
@@ -43,6 +47,7 @@ BLUEPRINTS = (
     plan_writeback.bp,
     approval_watch.bp,
     webhook_flows.bp,
+    retention.bp,
     runs.bp,
     reference.bp,
     actuals.bp,
@@ -50,6 +55,7 @@ BLUEPRINTS = (
     writeback.bp,
     webhooks.bp,
     anaplan_tasks.bp,
+    ops_activities.bp,
 )
 
 for blueprint in BLUEPRINTS:

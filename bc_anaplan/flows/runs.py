@@ -4,14 +4,17 @@ Orchestrators may not read configuration (they are replayed), so ``begin_run`` r
 them and returns the small plan they sequence: which pipeline, workspace and model, which lists
 and actions, which limits. ``end_run`` decides the final state from what the steps recorded --
 quarantined or rejected records make a run *partially succeeded*, an error makes it *failed* --
-and writes the summary onto the run record.
+and writes the summary onto the run record, then announces the run if its state calls for it
+(``bc_anaplan.ops.notify``; best effort).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from bc_anaplan.flows.reference import employee_list, reference_lists
+from bc_anaplan.ops.notify import notify_run_end
 from bc_anaplan.pipeline import Pipeline
 from bc_anaplan.runtime import Runtime
 
@@ -24,9 +27,11 @@ FLOWS = (
     "commitments_load",
     "webhook_apply",
     "renew_subscriptions",
+    "retention",
     "poll_changes",
 )
 TRIGGERS = ("timer", "webhook", "ops", "cli", "parent", "replay")
+log = logging.getLogger("bc_anaplan.flows.runs")
 IMPORT_DEADLINE_S = 2 * 3600
 
 
@@ -79,4 +84,8 @@ def end_run(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     else:
         state = "succeeded"
     full = rt.audit.finish_run(run_id, state, summary, error=error)
+    try:
+        notify_run_end(rt, run_id, state)
+    except Exception:  # best effort: a notification never fails the run
+        log.exception("run %s: notifying its end failed", run_id)
     return {"run_id": run_id, "state": state, "counts": full["counts"]}

@@ -1,0 +1,162 @@
+"""Run notifications: a message to a Teams or Slack incoming webhook when a run ends badly.
+
+``end_run`` calls ``notify_run_end`` once a run has its final state. Which states are worth a
+message is the ``NOTIFY_ON`` setting (failed and partially succeeded by default); the webhook
+URL is a secret (``OPS_WEBHOOK_URL``: the URL itself carries the token that lets anyone post).
+
+The message is one JSON body both services accept: ``text`` (Slack and Teams show it) plus the
+fields of a Teams connector card (``title``, ``sections`` with facts, an ``OpenUri`` action);
+Slack ignores what it does not know. It names the run, its counts and error, and links the run
+report (``PUBLIC_BASE_URL/api/runs/<id>/report``), saying that the link needs the function key.
+
+A notification never fails the run: every problem (no URL configured, the service down) is
+logged and written to the run's audit trail as an ``event`` row. The post goes through the
+resilient HTTP layer with its own short limits, so a slow webhook delays the end of a run by
+seconds, not minutes. A run is announced once: the ``notification`` event row written after a
+successful post stops a retried ``end_run`` from posting again. A failed sub-run (started by a
+parent flow) is not announced: the failure ends its parent, which is.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from bc_anaplan.audit import AuditRecord, utc_now
+from bc_anaplan.config import HttpSettings
+from bc_anaplan.http import ApiSpec, ResilientClient
+from bc_anaplan.runtime import Runtime
+from bc_anaplan.secrets import SecretError
+
+log = logging.getLogger("bc_anaplan.ops.notify")
+
+API = "ops-webhook"
+SENT_KEY = "notification"
+FAILED_KEY = "notification-failed"
+COLOURS = {"failed": "CF222E", "partially_succeeded": "9A6700", "succeeded": "1A7F37"}
+
+
+def notify_run_end(rt: Runtime, run_id: str, state: str) -> bool:
+    """Post the run's message if its state calls for one; True if a message was posted."""
+    if state not in rt.settings.notify_on:
+        return False
+    run = rt.audit.get_run(run_id)
+    if run is None or (run["trigger"] == "parent" and state == "failed"):
+        return False  # a failed sub-run fails its parent, which is announced instead
+    if any(r.key == SENT_KEY for r in rt.audit.records(run_id, "event")):
+        return False
+    url = ""
+    try:
+        url = webhook_url(rt)
+        message = build_message(run, rt.settings.public_base_url)
+        client = ResilientClient(_spec(url), _short_limits(rt.settings.http))
+        client.request("POST", url, json=message, idempotent=True)
+    except Exception as exc:  # a notification never fails the run
+        reason = _scrub(f"{type(exc).__name__}: {exc}", url)
+        log.warning("run %s: the %s notification was not sent: %s", run_id, state, reason)
+        rt.audit.record(
+            run_id,
+            [AuditRecord("event", FAILED_KEY, f"notification not sent: {reason}"[:1000])],
+        )
+        return False
+    rt.audit.record(
+        run_id,
+        [AuditRecord("event", SENT_KEY, f"{state} notification posted", {"at": utc_now()})],
+    )
+    return True
+
+
+def _scrub(text: str, url: str) -> str:
+    """Errors name the request path, and a webhook's path is its token: never keep it."""
+    path = urlsplit(url).path if url else ""
+    if url:
+        text = text.replace(url, "<webhook URL>")
+    if len(path) > 1:
+        text = text.replace(path, "<webhook path>")
+    return text
+
+
+def webhook_url(rt: Runtime) -> str:
+    try:
+        url = rt.secrets.get("ops_webhook_url").strip()
+    except SecretError as exc:
+        raise SecretError(f"no webhook to notify: {exc}") from None
+    parts = urlsplit(url)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if (
+        not parts.netloc
+        or parts.scheme not in ("https", "http")
+        or (parts.scheme == "http" and not loopback)
+    ):
+        raise ValueError("secret OPS_WEBHOOK_URL must be an https:// URL (http only on loopback)")
+    return url
+
+
+def _spec(url: str) -> ApiSpec:
+    parts = urlsplit(url)
+    return ApiSpec(
+        API,
+        f"{parts.scheme}://{parts.netloc}",
+        rate_limit_per_minute=60,
+        default_headers={"Content-Type": "application/json"},
+    )
+
+
+def _short_limits(http: HttpSettings) -> HttpSettings:
+    """At most 3 attempts, short waits: the end of a run should not wait on a chat service."""
+    return replace(
+        http,
+        read_timeout_s=min(http.read_timeout_s, 15.0),
+        max_attempts=min(http.max_attempts, 3),
+        backoff_cap_s=min(http.backoff_cap_s, 5.0),
+        max_retry_after_s=min(http.max_retry_after_s, 10.0),
+    )
+
+
+def report_link(base_url: str | None, run_id: str) -> str | None:
+    if not base_url:
+        return None
+    return f"{base_url.rstrip('/')}/api/runs/{quote(run_id, safe='')}/report"
+
+
+def build_message(run: dict[str, Any], base_url: str | None) -> dict[str, Any]:
+    """The Teams/Slack-compatible body announcing ``run``."""
+    state = run["state"].replace("_", " ")
+    title = f"BC ⇄ Anaplan: {run['flow']} {state} ({run['pipeline']})"
+    counts = run["summary"].get("counts") or {}
+    shown = {k: v for k, v in sorted(counts.items()) if v}
+    facts = [
+        ("Run", run["run_id"]),
+        ("Started by", run["trigger"]),
+        ("Started", run["started_at"]),
+        ("Ended", run["ended_at"]),
+        ("Counts", ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in shown.items()) or "none"),
+    ]
+    if run["error"]:
+        facts.append(("Error", run["error"][:500]))
+    link = report_link(base_url, run["run_id"])
+    if link:
+        facts.append(("Report", f"{link} (needs the function key: add ?code=<key>)"))
+    else:
+        facts.append(("Report", f"GET /api/runs/{run['run_id']}/report (function key needed)"))
+    text = f"**{title}**\n" + "\n".join(f"- {name}: {value}" for name, value in facts)
+    message: dict[str, Any] = {
+        "text": text,
+        "@type": "MessageCard",
+        "@context": "https://schema.org/extensions",
+        "summary": title,
+        "title": title,
+        "themeColor": COLOURS.get(run["state"], "57606A"),
+        "sections": [{"facts": [{"name": n, "value": str(v)} for n, v in facts]}],
+    }
+    if link:
+        message["potentialAction"] = [
+            {
+                "@type": "OpenUri",
+                "name": "Open the run report (function key needed)",
+                "targets": [{"os": "default", "uri": link}],
+            }
+        ]
+    return message

@@ -1,0 +1,1 @@
+"""Tests of infra/: the Bicep stays consistent with the code, and no secret lives in infra/."""

@@ -105,9 +105,26 @@ def _audit_release(rt: Runtime, release: LockRelease, previous: dict[str, object
     }
     text = f"model lock force-released by {release.by}: {release.reason}"
     rt.audit.record(OPS_PARTITION, [AuditRecord("event", f"{utc_now()}:lock-release", text, data)])
-    holder = previous.get("holder")
-    if isinstance(holder, str) and rt.audit.get_run(holder) is not None:
-        rt.audit.record(holder, [AuditRecord("event", "lock-force-released", text, data)])
+    run = _run_holding(rt, previous.get("holder"))
+    if run is not None:
+        rt.audit.record(run, [AuditRecord("event", "lock-force-released", text, data)])
+
+
+def _run_holding(rt: Runtime, holder: object) -> str | None:
+    """The run whose audit trail gets the event: the holder, or the run it is a sub-run of.
+
+    The lock is held by the ``anaplan_import``/``anaplan_export`` sub-orchestration
+    (``<run>:import:<step>``), which writes into its parent's audit trail.
+    """
+    if not isinstance(holder, str) or not holder:
+        return None
+    candidate = holder
+    while True:
+        if rt.audit.get_run(candidate) is not None:
+            return candidate
+        if ":" not in candidate.split("@", 1)[-1]:
+            return None
+        candidate = candidate.rsplit(":", 1)[0]
 
 
 @bp.route(route="ping", methods=["GET"])

@@ -117,6 +117,17 @@ SETTINGS: tuple[Setting, ...] = (
         "0 */15 * * * *",
     ),
     Setting(
+        "SUBSCRIPTIONS_SCHEDULE",
+        "when BC webhook subscriptions are checked, renewed and recreated",
+        "0 0 */12 * * *",
+    ),
+    Setting(
+        "POLL_SCHEDULE",
+        "when purchase orders (commitments) and anything without a live webhook "
+        "subscription are polled",
+        "0 5 * * * *",
+    ),
+    Setting(
         "WRITEBACK_WATCH_ENABLED",
         "true: write back versions approved in Anaplan automatically",
         "false",
@@ -386,6 +397,8 @@ def _load(environ: Mapping[str, str]) -> Settings:
         "ACTUALS_SCHEDULE",
         "EMPLOYEES_SCHEDULE",
         "WRITEBACK_WATCH_SCHEDULE",
+        "SUBSCRIPTIONS_SCHEDULE",
+        "POLL_SCHEDULE",
         "RETENTION_SCHEDULE",
     ):
         _check_schedule(name, r.text(name))

@@ -40,3 +40,8 @@ def anaplan_task_result(spec: dict[str, Any]) -> dict[str, Any]:
 @bp.activity_trigger(input_name="spec")
 def anaplan_download_export(spec: dict[str, Any]) -> dict[str, Any]:
     return anaplan_steps.download_export(get_runtime(), spec)
+
+
+@bp.activity_trigger(input_name="spec")
+def anaplan_task_watermark(spec: dict[str, Any]) -> dict[str, Any]:
+    return anaplan_steps.task_watermark(get_runtime(), spec)

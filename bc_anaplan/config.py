@@ -75,6 +75,12 @@ SETTINGS: tuple[Setting, ...] = (
         "ANAPLAN_CERT_FORMAT", "certificate login payload: v2 (timestamped) or v1 (legacy)", "v2"
     ),
     Setting("ANAPLAN_RATE_LIMIT_PER_MINUTE", "client-side request budget towards Anaplan", "600"),
+    Setting(
+        "ANAPLAN_POLL_SECONDS",
+        "first interval between task status polls (Anaplan asks for 5 or more; it backs off to "
+        "12 times this for long tasks)",
+        "5",
+    ),
     # Secrets
     Setting("KEY_VAULT_URL", "Key Vault holding the secrets; unset = secrets from environment"),
     Setting("SECRET_CACHE_TTL_SECONDS", "how long secret values are cached in memory", "300"),
@@ -173,6 +179,7 @@ class AnaplanSettings:
     user: str | None
     cert_format: Literal["v2", "v1"]
     rate_limit_per_minute: int
+    poll_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -321,6 +328,7 @@ def _anaplan(r: _Reader) -> AnaplanSettings:
         user=user,
         cert_format="v1" if r.choice("ANAPLAN_CERT_FORMAT", ("v2", "v1")) == "v1" else "v2",
         rate_limit_per_minute=r.integer("ANAPLAN_RATE_LIMIT_PER_MINUTE", 1, 100_000),
+        poll_s=r.number("ANAPLAN_POLL_SECONDS", 0.5, 60),
     )
 
 

@@ -391,6 +391,7 @@ var connectorSettings = {
   ANAPLAN_USER: anaplanUser
   ANAPLAN_CERT_FORMAT: anaplanCertFormat
   ANAPLAN_RATE_LIMIT_PER_MINUTE: '600'
+  ANAPLAN_POLL_SECONDS: '5'
   KEY_VAULT_URL: keyVault.outputs.vaultUri
   SECRET_CACHE_TTL_SECONDS: '300'
   CONNECTOR_CA_BUNDLE: '' // only for the local sandbox's CA

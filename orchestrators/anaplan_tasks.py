@@ -31,13 +31,15 @@ ACTIVITY_UPLOAD_AND_START = "anaplan_upload_and_start"
 ACTIVITY_TASK_RESULT = "anaplan_task_result"
 ACTIVITY_START_EXPORT = "anaplan_start_export"
 ACTIVITY_DOWNLOAD_EXPORT = "anaplan_download_export"
+ACTIVITY_WATERMARK = "anaplan_task_watermark"
 DEFAULT_DEADLINE_S = 3600.0
 
 
-def _held(context: df.DurableOrchestrationContext, spec: dict[str, Any]) -> dict[str, Any]:
-    """The spec plus the moment the lease was taken: tasks of this action created since then
-    can only be ours (see the upload activity)."""
-    return {**spec, "lease_taken_at": context.current_utc_datetime.isoformat()}
+def _held(context: df.DurableOrchestrationContext, spec: dict[str, Any], kind: str) -> Steps:
+    """The spec plus the action's newest task time, read once the lease is held: any task of
+    the action created after it can only be this run's (see ``task_watermark``)."""
+    mark = yield context.call_activity(ACTIVITY_WATERMARK, {**spec, "kind": kind})
+    return {**spec, "kind": kind, "after_ms": mark["after_ms"]}
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -48,9 +50,12 @@ def anaplan_import(context: df.DurableOrchestrationContext) -> Steps:
         context, workspace, model, f"{spec['action_name']} ({spec['run_id']})"
     )
     try:
-        started = yield context.call_activity(ACTIVITY_UPLOAD_AND_START, _held(context, spec))
+        held = yield from _held(context, spec, "import")
+        started = yield context.call_activity(ACTIVITY_UPLOAD_AND_START, held)
         deadline = float(spec.get("deadline_s") or DEFAULT_DEADLINE_S)
-        status = yield from wait_for_task(context, started["task"], deadline, (workspace, model))
+        status = yield from wait_for_task(
+            context, started["task"], deadline, (workspace, model), float(spec.get("poll_s") or 5)
+        )
         result = yield context.call_activity(
             ACTIVITY_TASK_RESULT, {**spec, "task": started["task"], "status": status}
         )
@@ -67,9 +72,12 @@ def anaplan_export(context: df.DurableOrchestrationContext) -> Steps:
         context, workspace, model, f"{spec['action_name']} ({spec['run_id']})"
     )
     try:
-        started = yield context.call_activity(ACTIVITY_START_EXPORT, _held(context, spec))
+        held = yield from _held(context, spec, "export")
+        started = yield context.call_activity(ACTIVITY_START_EXPORT, held)
         deadline = float(spec.get("deadline_s") or DEFAULT_DEADLINE_S)
-        status = yield from wait_for_task(context, started["task"], deadline, (workspace, model))
+        status = yield from wait_for_task(
+            context, started["task"], deadline, (workspace, model), float(spec.get("poll_s") or 5)
+        )
         download = yield context.call_activity(
             ACTIVITY_DOWNLOAD_EXPORT, {**spec, "task": started["task"], "status": status}
         )

@@ -33,6 +33,7 @@ def approval_watch(context: df.DurableOrchestrationContext) -> Steps:
             "action_name": plan["status_export"],
             "step_id": "status",
             "deadline_s": plan["deadline_s"],
+            "poll_s": plan.get("poll_s", 5.0),
         }
         export = yield context.call_sub_orchestrator(
             "anaplan_export", spec, instance_id=f"{context.instance_id}:status"

@@ -36,6 +36,7 @@ def export_plan(context: df.DurableOrchestrationContext, plan: dict[str, Any]) -
         "action_name": plan["writeback_export"],
         "step_id": "export",
         "deadline_s": plan["deadline_s"],
+        "poll_s": plan.get("poll_s", 5.0),
     }
     result = yield context.call_sub_orchestrator(
         EXPORT_ORCHESTRATION, spec, instance_id=f"{context.instance_id}:export"

@@ -54,6 +54,7 @@ def import_staged(
         "staged_blob": staged_blob,
         "step_id": f"import:{step}",
         "deadline_s": plan["deadline_s"],
+        "poll_s": plan.get("poll_s", 5.0),
     }
     result = yield context.call_sub_orchestrator(
         IMPORT_ORCHESTRATION, spec, instance_id=f"{context.instance_id}:import:{step}"

@@ -80,15 +80,16 @@ def release_model_lock(
     )
 
 
-def poll_delay_s(elapsed_s: float) -> float:
-    """Anaplan's guidance: at most every 5 s at first, backing off for long tasks."""
+def poll_delay_s(elapsed_s: float, first_s: float = 5.0) -> float:
+    """Anaplan's guidance: at most every 5 s at first, backing off for long tasks
+    (5, 15, 30 and 60 s with the default first interval)."""
     if elapsed_s < 60:
-        return 5.0
+        return first_s
     if elapsed_s < 300:
-        return 15.0
+        return 3 * first_s
     if elapsed_s < 900:
-        return 30.0
-    return 60.0
+        return 6 * first_s
+    return 12 * first_s
 
 
 def wait_for_task(
@@ -96,6 +97,7 @@ def wait_for_task(
     task_ref: dict[str, Any],
     deadline_s: float,
     lock: tuple[str, str] | None = None,
+    poll_s: float = 5.0,
 ) -> Steps:
     """Poll an Anaplan task until it is COMPLETE or CANCELLED; returns its last status."""
     started = _now_s(context)
@@ -133,5 +135,5 @@ def wait_for_task(
                 "progress": status.get("progress"),
             }
         )
-        wake = context.current_utc_datetime + timedelta(seconds=poll_delay_s(elapsed))
+        wake = context.current_utc_datetime + timedelta(seconds=poll_delay_s(elapsed, poll_s))
         yield context.create_timer(wake)

@@ -1,23 +1,25 @@
 """Steps that run an Anaplan import or export under the model lock (see orchestrators/).
 
-``upload_and_start`` is safe to repeat: a retried activity first looks for a task of the same
-action started since the lease was taken (only this run can have started one while holding the
-lease) and adopts it instead of uploading and starting again. ``task_result`` turns the final
-task state into counts and audit rows: every row Anaplan rejected is read from the failure dump
-right away (the dump is overwritten by the next run and deleted after 48 hours).
+``upload_and_start`` is safe to repeat: right after taking the lease, the orchestration records
+the action's newest task creation time (``task_watermark``, Anaplan's own clock); a task created
+after that can only be this run's (it holds the lease), so a retried activity adopts it instead of
+uploading and starting again. Comparing Anaplan timestamps with Anaplan timestamps means no clock
+skew between Azure and Anaplan can make a previous run's task look like this one's.
+
+``task_result`` turns the final task state into counts and audit rows: every row Anaplan
+rejected is read from the failure dump right away (the dump is overwritten by the next run and
+deleted after 48 hours).
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 from bc_anaplan.anaplan.tasks import TaskHandle
 from bc_anaplan.audit import AuditRecord, StepRecord, utc_now
 from bc_anaplan.runtime import Runtime
 
-ADOPTION_SKEW_S = 5.0
 MAX_REJECTED_ROWS_AUDITED = 10_000
 
 
@@ -26,14 +28,32 @@ def _task_ref(handle: TaskHandle, spec: dict[str, Any]) -> dict[str, Any]:
     return {**handle.to_dict(), "pipeline": spec["pipeline"], "action_name": spec["action_name"]}
 
 
-def _since(spec: dict[str, Any]) -> float:
-    return datetime.fromisoformat(spec["lease_taken_at"]).timestamp()
+def _action(client: Any, spec: dict[str, Any]) -> Any:
+    if spec.get("kind") == "export":
+        return client.find_export(spec["action_name"])
+    return client.find_import(spec["action_name"])
+
+
+def task_watermark(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
+    """The newest creation time among the action's tasks, on Anaplan's clock (0: none yet)."""
+    client = rt.anaplan(spec["pipeline"])
+    times = [t.creation_time_ms or 0 for t in client.list_tasks(_action(client, spec))]
+    return {"after_ms": max(times, default=0)}
+
+
+def _adoptable(client: Any, action: Any, spec: dict[str, Any]) -> TaskHandle | None:
+    """A task of ``action`` created after the watermark: started by this run's earlier attempt."""
+    after = int(spec["after_ms"])
+    for task in client.list_tasks(action):  # oldest first
+        if task.creation_time_ms is not None and task.creation_time_ms > after:
+            return TaskHandle(action, task.task_id, adopted=True)
+    return None
 
 
 def upload_and_start(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
     client = rt.anaplan(spec["pipeline"])
     action = client.find_import(spec["action_name"])
-    existing = client.task_started_since(action, _since(spec), skew_s=ADOPTION_SKEW_S)
+    existing = _adoptable(client, action, spec)
     if existing is not None:
         return {"task": _task_ref(existing, spec), "upload": {}, "adopted": True}
     rows = rt.staging.read(spec["staged_blob"])
@@ -46,7 +66,7 @@ def upload_and_start(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
 def start_export(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
     client = rt.anaplan(spec["pipeline"])
     export = client.find_export(spec["action_name"])
-    existing = client.task_started_since(export, _since(spec), skew_s=ADOPTION_SKEW_S)
+    existing = _adoptable(client, export, spec)
     handle = existing if existing is not None else client.start_task(export)
     return {"task": _task_ref(handle, spec), "adopted": existing is not None or handle.adopted}
 

@@ -35,7 +35,7 @@ log = logging.getLogger("bc_anaplan.flows.runs")
 IMPORT_DEADLINE_S = 2 * 3600
 
 
-def pipeline_plan(pipeline: Pipeline) -> dict[str, Any]:
+def pipeline_plan(pipeline: Pipeline, poll_s: float = 5.0) -> dict[str, Any]:
     """Everything about a pipeline an orchestrator needs, as a small dict."""
     plan: dict[str, Any] = {
         "pipeline": pipeline.name,
@@ -44,6 +44,7 @@ def pipeline_plan(pipeline: Pipeline) -> dict[str, Any]:
         "lists": [s.to_dict() for s in reference_lists(pipeline)],
         "actuals_import": pipeline.actuals.import_action,
         "deadline_s": IMPORT_DEADLINE_S,
+        "poll_s": poll_s,
     }
     if pipeline.employees is not None:
         plan["employee_list"] = employee_list(pipeline).to_dict()
@@ -64,7 +65,7 @@ def begin_run(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown trigger {trigger!r}; known: {', '.join(TRIGGERS)}")
     pipeline = rt.settings.pipeline(request.get("pipeline"))
     rt.audit.start_run(request["run_id"], flow, trigger, pipeline.name, request.get("input") or {})
-    return pipeline_plan(pipeline)
+    return pipeline_plan(pipeline, rt.settings.anaplan.poll_s)
 
 
 def end_run(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:

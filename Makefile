@@ -8,7 +8,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 AZURITE_RUN := $(PY) -m devtools.azurite run --
 
-.PHONY: setup test lint typecheck pytest demo demo-status bench constraints clean
+.PHONY: setup chromium test lint typecheck pytest demo demo-status bench constraints clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -28,8 +28,21 @@ lint: $(PY_STAMP)
 typecheck: $(PY_STAMP)
 	$(VENV)/bin/mypy
 
+# tests/ops renders a run report in Debian's chromium (headless); install it when it is missing.
+# CI runs as root on Debian; anyone else gets the command to run.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" != "0" ]; then \
+	    echo "make: /usr/bin/chromium is missing (tests/ops needs it) and only root can install it:" \
+	      "sudo apt-get install -y --no-install-recommends chromium" >&2; \
+	    exit 1; \
+	  fi; \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+
 # pytest's exit code 5 ("no tests collected") fails the build like any other failure.
-pytest: setup
+pytest: setup chromium
 	$(AZURITE_RUN) $(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

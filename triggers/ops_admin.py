@@ -36,7 +36,7 @@ from bc_anaplan.ops.retention import OPS_PARTITION, cutoff_for, instant
 from bc_anaplan.runtime import Runtime, get_runtime
 from entities.model_lock import ENTITY_NAME
 from triggers.ops_http import accepted, body_of, handle, json_response, lock_state
-from triggers.starting import Started, start_unless_running
+from triggers.starting import Started, running_instance, start_unless_running
 
 bp = df.Blueprint()
 log = logging.getLogger("triggers.ops")
@@ -175,6 +175,9 @@ async def start_retention(
     client: df.DurableOrchestrationClient, days: int, trigger: str
 ) -> Started:
     """Purge finished Durable instances older than ``days``, then start the audit purge."""
+    existing = await running_instance(client, RETENTION_WORK_KEY)
+    if existing is not None:
+        return Started(existing, False)
     cutoff = cutoff_for(days)
     began, purged_at = time.monotonic(), utc_now()
     purged = await purge_history(client, cutoff)

@@ -79,6 +79,13 @@ class SecretError(Exception):
     """A secret could not be read. The message names the secret, never its value."""
 
 
+class SecretMissing(SecretError):
+    """The secret is not there at all (no variable or file; Key Vault answered 404).
+
+    For optional secrets, such as the ops webhook URL: absent means "not configured".
+    """
+
+
 VaultReader = Callable[[str], str]
 
 
@@ -186,7 +193,7 @@ class SecretStore:
         except Exception as exc:  # the SDK's errors may carry response details: keep the type
             status = getattr(exc, "status_code", None)
             detail = f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
-            raise SecretError(
+            raise (SecretMissing if status == 404 else SecretError)(
                 f"secret {spec.vault_name} ({spec.meaning}) could not be read from Key Vault "
                 f"{self._vault_url}: {detail}"
             ) from None
@@ -204,7 +211,7 @@ class SecretStore:
                     f"secret {spec.env_name}_FILE names {file_name}, which cannot be read "
                     f"({exc.strerror})"
                 ) from None
-        raise SecretError(
+        raise SecretMissing(
             f"secret {spec.env_name} is missing: expected {spec.meaning} in the environment "
             f"(or a file named by {spec.env_name}_FILE), or set KEY_VAULT_URL"
         )

@@ -13,7 +13,8 @@ A notification never fails the run: every problem (no URL configured, the servic
 logged and written to the run's audit trail as an ``event`` row. The post goes through the
 resilient HTTP layer with its own short limits, so a slow webhook delays the end of a run by
 seconds, not minutes. A run is announced once: the ``notification`` event row written after a
-successful post stops a retried ``end_run`` from posting again. A failed sub-run (started by a
+successful post stops a retried ``end_run`` from posting again (only a crash between the post and
+that row could announce it twice). A failed sub-run (started by a
 parent flow) is not announced: the failure ends its parent, which is.
 """
 
@@ -28,7 +29,7 @@ from bc_anaplan.audit import AuditRecord, utc_now
 from bc_anaplan.config import HttpSettings
 from bc_anaplan.http import ApiSpec, ResilientClient
 from bc_anaplan.runtime import Runtime
-from bc_anaplan.secrets import SecretError
+from bc_anaplan.secrets import SecretMissing
 
 log = logging.getLogger("bc_anaplan.ops.notify")
 
@@ -53,19 +54,22 @@ def notify_run_end(rt: Runtime, run_id: str, state: str) -> bool:
         message = build_message(run, rt.settings.public_base_url)
         client = ResilientClient(_spec(url), _short_limits(rt.settings.http))
         client.request("POST", url, json=message, idempotent=True)
+    except SecretMissing:  # no webhook configured: nothing to announce to
+        reason = "no webhook configured (secret OPS_WEBHOOK_URL / ops-webhook-url)"
+        log.info("run %s: the %s notification was not sent: %s", run_id, state, reason)
     except Exception as exc:  # a notification never fails the run
         reason = _scrub(f"{type(exc).__name__}: {exc}", url)
         log.warning("run %s: the %s notification was not sent: %s", run_id, state, reason)
+    else:
         rt.audit.record(
             run_id,
-            [AuditRecord("event", FAILED_KEY, f"notification not sent: {reason}"[:1000])],
+            [AuditRecord("event", SENT_KEY, f"{state} notification posted", {"at": utc_now()})],
         )
-        return False
+        return True
     rt.audit.record(
-        run_id,
-        [AuditRecord("event", SENT_KEY, f"{state} notification posted", {"at": utc_now()})],
+        run_id, [AuditRecord("event", FAILED_KEY, f"notification not sent: {reason}"[:1000])]
     )
-    return True
+    return False
 
 
 def _scrub(text: str, url: str) -> str:
@@ -79,10 +83,7 @@ def _scrub(text: str, url: str) -> str:
 
 
 def webhook_url(rt: Runtime) -> str:
-    try:
-        url = rt.secrets.get("ops_webhook_url").strip()
-    except SecretError as exc:
-        raise SecretError(f"no webhook to notify: {exc}") from None
+    url = rt.secrets.get("ops_webhook_url").strip()
     parts = urlsplit(url)
     loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
     if (
@@ -141,7 +142,7 @@ def build_message(run: dict[str, Any], base_url: str | None) -> dict[str, Any]:
         facts.append(("Report", f"{link} (needs the function key: add ?code=<key>)"))
     else:
         facts.append(("Report", f"GET /api/runs/{run['run_id']}/report (function key needed)"))
-    text = f"**{title}**\n" + "\n".join(f"- {name}: {value}" for name, value in facts)
+    text = f"{title}\n" + "\n".join(f"- {name}: {value}" for name, value in facts)
     message: dict[str, Any] = {
         "text": text,
         "@type": "MessageCard",

@@ -116,9 +116,7 @@ def test_retention_purges_old_history_in_batches_and_keeps_what_is_needed(ops: O
     assert kept["snapshots"] and kept["cursors"] and kept["mappings"] and kept["writebacks"]
 
     # a load that is running (held in Anaplan) while retention runs; time runs at normal speed
-    # meanwhile, or the host would skip through the import's polls to its deadline. (Each
-    # Anaplan action runs only once in this module: with the host's clock 100 days behind
-    # Anaplan's, a second run would take the first one's task for its own.)
+    # meanwhile, or the host would skip through the import's polls to its deadline
     ops.c.host.clock.skips_time = False
     ops.c.sandbox.post("anaplan_api", "/_sandbox/anaplan/hold", {"enabled": True})
     try:

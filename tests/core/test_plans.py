@@ -22,15 +22,23 @@ from bc_anaplan.plans import (
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("1234.56", "1234.56"), ("-1234.56", "-1234.56"), ("1,234.56", "1234.56"),
-     ("12,345,678", "12345678"), (" 0.1 ", "0.1"), ("7", "7")],
+    [
+        ("1234.56", "1234.56"),
+        ("-1234.56", "-1234.56"),
+        ("1,234.56", "1234.56"),
+        ("12,345,678", "12345678"),
+        (" 0.1 ", "0.1"),
+        ("7", "7"),
+    ],
 )
 def test_unambiguous_amounts_parse_exactly(text: str, value: str) -> None:
     assert parse_amount(text) == Decimal(value)
 
 
-@pytest.mark.parametrize("text", ["1.234,56", "1,23", "12e3", "NaN", "", "1 234", "$5", "--1",
-                                  "1,2345.00", "0x10", "1e999"])
+@pytest.mark.parametrize(
+    "text",
+    ["1.234,56", "1,23", "12e3", "NaN", "", "1 234", "$5", "--1", "1,2345.00", "0x10", "1e999"],
+)
 def test_ambiguous_or_broken_amounts_are_refused(text: str) -> None:
     with pytest.raises(AmountError):
         parse_amount(text)
@@ -49,14 +57,26 @@ DICTIONARY = Dictionary(
         "41080": AccountFacts("41080", "Posting", True, True),
         "12010": AccountFacts("12010", "Posting", False, False),
     },
-    account_members={"61010": "61010", "61010 Salaries": "61010", "61000": "61000",
-                     "41080": "41080", "12010": "12010"},
-    dimension_members={"COSTCENTER": {"CC100": "CC100", "CC990": "CC990"},
-                       "DEPARTMENT": {"ADMIN": "ADMIN"}},
+    account_members={
+        "61010": "61010",
+        "61010 Salaries": "61010",
+        "61000": "61000",
+        "41080": "41080",
+        "12010": "12010",
+    },
+    dimension_members={
+        "COSTCENTER": {"CC100": "CC100", "CC990": "CC990"},
+        "DEPARTMENT": {"ADMIN": "ADMIN"},
+    },
     dimension_values={"COSTCENTER": frozenset({"CC100"}), "DEPARTMENT": frozenset({"ADMIN"})},
 )
-COLUMNS = Columns("GL Accounts", {"COSTCENTER": "Cost Centers", "DEPARTMENT": "Departments"},
-                  "Time", "Versions", "Amount")
+COLUMNS = Columns(
+    "GL Accounts",
+    {"COSTCENTER": "Cost Centers", "DEPARTMENT": "Departments"},
+    "Time",
+    "Versions",
+    "Amount",
+)
 HEADER = ["GL Accounts", "Cost Centers", "Departments", "Time", "Versions", "Amount"]
 
 
@@ -67,20 +87,22 @@ def judge(rows: list[list[str]], allow_zero: bool = False) -> object:
 
 def test_each_line_is_judged_with_a_reason() -> None:
     v = "Budget FY27"
-    result = judge([
-        ["61010", "CC100", "ADMIN", "Mar 27", v, "1,200.50"],
-        ["61010 Salaries", "CC100", "ADMIN", "Apr 27", v, "10"],
-        ["61000", "CC100", "ADMIN", "Mar 27", v, "1"],
-        ["41080", "CC100", "ADMIN", "Mar 27", v, "1"],
-        ["12010", "CC100", "ADMIN", "Mar 27", v, "1"],
-        ["99999", "CC100", "ADMIN", "Mar 27", v, "1"],
-        ["61010", "CC990", "ADMIN", "May 27", v, "1"],
-        ["61010", "CC100", "ADMIN", "Month 13", v, "1"],
-        ["61010", "CC100", "ADMIN", "Jun 27", v, "1.234,5"],
-        ["61010", "CC100", "ADMIN", "Jul 27", v, "0"],
-        ["61010", "CC100", "ADMIN", "Mar 27", v, "3"],
-        ["61010", "CC100", "ADMIN", "Mar 27", "Forecast FY27", "5"],
-    ])
+    result = judge(
+        [
+            ["61010", "CC100", "ADMIN", "Mar 27", v, "1,200.50"],
+            ["61010 Salaries", "CC100", "ADMIN", "Apr 27", v, "10"],
+            ["61000", "CC100", "ADMIN", "Mar 27", v, "1"],
+            ["41080", "CC100", "ADMIN", "Mar 27", v, "1"],
+            ["12010", "CC100", "ADMIN", "Mar 27", v, "1"],
+            ["99999", "CC100", "ADMIN", "Mar 27", v, "1"],
+            ["61010", "CC990", "ADMIN", "May 27", v, "1"],
+            ["61010", "CC100", "ADMIN", "Month 13", v, "1"],
+            ["61010", "CC100", "ADMIN", "Jun 27", v, "1.234,5"],
+            ["61010", "CC100", "ADMIN", "Jul 27", v, "0"],
+            ["61010", "CC100", "ADMIN", "Mar 27", v, "3"],
+            ["61010", "CC100", "ADMIN", "Mar 27", "Forecast FY27", "5"],
+        ]
+    )
     assert result.rows_exported == 11  # the other version is not this writeback's business
     assert [(line.account_number, line.posting_date, line.amount) for line in result.valid] == [
         ("61010", date(2027, 3, 31), Decimal("1200.50")),
@@ -101,8 +123,10 @@ def test_each_line_is_judged_with_a_reason() -> None:
 
 
 def test_revision_ignores_row_order_but_not_amounts() -> None:
-    rows = [["61010", "CC100", "ADMIN", "Mar 27", "Budget FY27", "1"],
-            ["61010", "CC100", "ADMIN", "Apr 27", "Budget FY27", "2"]]
+    rows = [
+        ["61010", "CC100", "ADMIN", "Mar 27", "Budget FY27", "1"],
+        ["61010", "CC100", "ADMIN", "Apr 27", "Budget FY27", "2"],
+    ]
     first = judge(rows)
     assert first.revision == judge(list(reversed(rows))).revision
     rows[1][5] = "2.01"

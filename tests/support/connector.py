@@ -111,11 +111,14 @@ def connector(
     env = connector_environment(info, storage, task_hub)
     # the sandbox finishes tasks in well under a second: poll it faster than Anaplan would like
     env.setdefault("ANAPLAN_POLL_SECONDS", "1")
-    with environment(env) as runtime, LocalHost(
-        function_app.app,
-        connection_string=storage,
-        task_hub=task_hub,
-        clock=clock or SkippingClock(),
-        env=env,
-    ) as host:
+    with (
+        environment(env) as runtime,
+        LocalHost(
+            function_app.app,
+            connection_string=storage,
+            task_hub=task_hub,
+            clock=clock or SkippingClock(),
+            env=env,
+        ) as host,
+    ):
         yield ConnectorUnderTest(host, runtime, Sandbox(info), env)

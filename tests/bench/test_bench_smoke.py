@@ -1,0 +1,75 @@
+"""Each benchmark, small: the harness runs end to end and its results carry every figure.
+
+Figures are not asserted (they depend on the machine); what the benchmarks prove is: the
+connector's full load, the baseline script and the incremental load agree with Anaplan and BC,
+the writeback writes every line, and every result has the fields the issue lists. The sandbox
+runs ``--fast`` and the connector on the time-skipping clock, so Anaplan polls cost no 5 s waits
+here (``make bench`` uses real time).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench import benchmarks as b
+
+REQUIRED = ("name", "entries", "wall_s", "cpu_s", "peak_rss_mb", "requests", "min_requests")
+
+
+def check_common(result: dict[str, Any], results_dir: Path) -> dict[str, Any]:
+    path = b.write(result, results_dir)
+    stored = json.loads(path.read_text())
+    assert path.name == f"{result['name']}.json"
+    for key in REQUIRED:
+        assert key in stored, (result["name"], key)
+    assert len(stored["load_avg"]["start"]) == 3 and len(stored["load_avg"]["end"]) == 3
+    assert stored["wall_s"] > 0 and stored["cpu_s"] > 0 and stored["peak_rss_mb"] > 20
+    return stored
+
+
+def test_each_benchmark_small(azurite: str, tmp_path: Path) -> None:
+    opts = b.Options(
+        storage=azurite,
+        results_dir=tmp_path,
+        fast=True,
+        clock="skipping",
+        baseline_poll_s=0.1,
+        verbose=False,
+    )
+    with b.Session(opts, 20_000) as session:
+        main = b.actuals_figures(session, b.full_load(session))
+        base = b.baseline(session)
+        inc = b.incremental(session, new_entries=500)
+        back = b.writeback(session, lines=300)
+        meta = session.sandbox_meta()
+    with b.Session(opts, 5_000) as small_session:
+        small = b.actuals_figures(small_session, b.full_load(small_session))
+    actuals = check_common(b.actuals_result(meta, main, [small]), tmp_path)
+    assert actuals["entries"] == 20_000 and actuals["details"]["reconciled"]
+    assert actuals["requests"]["bc"] > actuals["details"]["bc_entry_pages"]["measured"] >= 24
+    assert actuals["min_requests"]["bc"] == 2  # one page of entries, the accounts
+    assert [r["entries"] for r in actuals["scaling"]["runs"]] == [5_000, 20_000]
+    assert {t["target"].split(" (")[0] for t in actuals["targets"]} >= {"connector peak RSS"}
+
+    baseline = check_common(base, tmp_path)
+    assert baseline["entries"] == 20_000 and baseline["script"]["successful"]
+    assert baseline["comparison"]["same_cells_in_anaplan"], baseline["comparison"]
+    assert baseline["requests"]["bc"] >= baseline["min_requests"]["bc"]
+
+    incremental = check_common(inc, tmp_path)
+    assert incremental["state"] == "succeeded"
+    assert incremental["targets"][1]["met"], incremental["targets"][1]
+    assert incremental["period_entries_read"] > 500
+
+    writeback = check_common(back, tmp_path)
+    assert writeback["state"] == "succeeded" and writeback["reconciled"]
+    assert writeback["lines_in_bc"] == 300 and writeback["invalid_lines"] == 0
+    assert writeback["requests"]["bc"] >= writeback["min_requests"]["bc"] == 14
+    assert writeback["with_bc_budget_1200_per_min"]["lines_in_bc"] == 300
+
+    overhead = check_common(b.orchestration_overhead(opts, activities=50, sequential=10), tmp_path)
+    assert overhead["activities_per_s"] > 0 and overhead["sequential"]["activities"] == 10
+
+    assert "MISSED" in b.table([actuals]) or "met" in b.table([actuals])

@@ -18,8 +18,8 @@ def plan_actuals(request: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="request")
-def stage_actuals_period(request: dict[str, Any]) -> dict[str, Any]:
-    return actuals.stage_period(get_runtime(), request)
+def stage_actuals_periods(request: dict[str, Any]) -> dict[str, Any]:
+    return actuals.stage_periods(get_runtime(), request)
 
 
 @bp.activity_trigger(input_name="request")
@@ -35,3 +35,8 @@ def commit_actuals(request: dict[str, Any]) -> dict[str, Any]:
 @bp.activity_trigger(input_name="request")
 def stage_actuals_opening(request: dict[str, Any]) -> dict[str, Any]:
     return actuals.stage_opening(get_runtime(), request)
+
+
+@bp.activity_trigger(input_name="request")
+def stage_actuals_beyond_horizon(request: dict[str, Any]) -> dict[str, Any]:
+    return actuals.stage_beyond_horizon(get_runtime(), request)

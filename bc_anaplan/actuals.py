@@ -132,7 +132,6 @@ class Aggregator:
     ) -> PeriodAggregate:
         """Cells of ``period``; with ``history``, of every entry up to the end of ``period``."""
         result = PeriodAggregate(period)
-        cells = result.cells
         for entry in entries:
             posted = Period.of(entry.posting_date)
             if posted != period and not (history and posted < period):
@@ -140,16 +139,21 @@ class Aggregator:
                     f"G/L entry {entry.entry_number} posted {entry.posting_date} is outside "
                     f"period {period}; the read window and the aggregation disagree"
                 )
-            result.entries += 1
-            result.debit += entry.debit
-            result.credit += entry.credit
-            key, reason = self.cell_of(entry)
-            amount = entry.debit - entry.credit
-            if key is None:
-                result.quarantined.append(_quarantine(entry, amount, reason))
-                continue
-            cells[key] = cells.get(key, ZERO) + amount
+            self.add(result, entry)
         return result
+
+    def add(self, result: PeriodAggregate, entry: GlEntryLike) -> None:
+        """Place one entry of ``result``'s period (the caller routes entries to periods)."""
+        result.entries += 1
+        result.debit += entry.debit
+        result.credit += entry.credit
+        key, reason = self.cell_of(entry)
+        amount = entry.debit - entry.credit
+        if key is None:
+            result.quarantined.append(_quarantine(entry, amount, reason))
+            return
+        cells = result.cells
+        cells[key] = cells.get(key, ZERO) + amount
 
     def cell_of(self, entry: GlEntryLike) -> tuple[CellKey | None, str]:
         account = self.accounts.get(entry.account_number)

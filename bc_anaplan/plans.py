@@ -164,6 +164,11 @@ class PlanValidator:
             if values[self.columns.version] != version:
                 continue
             judgement.rows_exported += 1
+            if len(row) != len(header):
+                # a shifted row (an unquoted "1,234.56") must not be judged on its first fields
+                reason = f"the row has {len(row)} fields, the header {len(header)}"
+                judgement.invalid.append(InvalidLine(self._row_key(values), number, reason, values))
+                continue
             self._judge_row(number, values, judgement, seen)
         return judgement
 

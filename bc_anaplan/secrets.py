@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from bc_anaplan import redaction
@@ -143,6 +143,13 @@ def key_vault_reader(settings: Settings, environ: Mapping[str, str]) -> VaultRea
     return read
 
 
+def _rejected_credentials(exc: Exception) -> bool:
+    return (
+        type(exc).__name__ == "ClientAuthenticationError"
+        or getattr(exc, "status_code", None) == 401
+    )
+
+
 class SecretStore:
     """Looks secrets up by key, with an in-memory TTL cache. Thread-safe."""
 
@@ -184,19 +191,37 @@ class SecretStore:
         return self._read_environment(spec)
 
     def _read_vault(self, spec: SecretSpec) -> str:
-        if self._vault_reader is None:
-            self._vault_reader = key_vault_reader(self._settings, self._environ)
         try:
-            return self._vault_reader(spec.vault_name)
+            return self._vault_once(spec)
         except SecretError:
             raise
-        except Exception as exc:  # the SDK's errors may carry response details: keep the type
-            status = getattr(exc, "status_code", None)
-            detail = f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
-            raise (SecretMissing if status == 404 else SecretError)(
-                f"secret {spec.vault_name} ({spec.meaning}) could not be read from Key Vault "
-                f"{self._vault_url}: {detail}"
-            ) from None
+        except Exception as exc:
+            if not _rejected_credentials(exc):
+                return self._explain(spec, exc)
+        # The vault refused the identity's token before its expiry (revoked, clock skew): the
+        # credential would keep offering the cached one for up to an hour, so start afresh.
+        self._vault_reader = None
+        try:
+            return self._vault_once(spec)
+        except SecretError:
+            raise
+        except Exception as exc:
+            return self._explain(spec, exc)
+
+    def _vault_once(self, spec: SecretSpec) -> str:
+        if self._vault_reader is None:
+            self._vault_reader = key_vault_reader(self._settings, self._environ)
+        return self._vault_reader(spec.vault_name)
+
+    def _explain(self, spec: SecretSpec, exc: Exception) -> NoReturn:
+        """A SecretError naming the secret; the SDK's message may carry response details, so
+        only its type and status are kept."""
+        status = getattr(exc, "status_code", None)
+        detail = f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")
+        raise (SecretMissing if status == 404 else SecretError)(
+            f"secret {spec.vault_name} ({spec.meaning}) could not be read from Key Vault "
+            f"{self._vault_url}: {detail}"
+        ) from None
 
     def _read_environment(self, spec: SecretSpec) -> str:
         value = self._environ.get(spec.env_name, "")

@@ -2,9 +2,9 @@
 
 Input: ``{"mode": "incremental"}`` (default) or ``{"mode": "period", "periods": ["2025-03"]}``,
 plus optional ``pipeline`` and ``trigger``. Reads like the process: align the lists, decide the
-periods, read and aggregate each period (in parallel), assemble one import file, import it under
-the model lock, and only if Anaplan accepted every row, make it the new baseline and move the
-cursor.
+periods, read and aggregate them (one stream per run of contiguous months), assemble one import
+file, import it under the model lock, and only if Anaplan accepted every row, make it the new
+baseline and move the cursor.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from orchestrators.waiting import Steps
 bp = df.Blueprint()
 
 ACTIVITY_PLAN = "plan_actuals"
-ACTIVITY_STAGE_PERIOD = "stage_actuals_period"
+ACTIVITY_STAGE_PERIODS = "stage_actuals_periods"
 ACTIVITY_ASSEMBLE = "assemble_actuals"
 ACTIVITY_COMMIT = "commit_actuals"
 ACTIVITY_STAGE_OPENING = "stage_actuals_opening"
+ACTIVITY_STAGE_BEYOND = "stage_actuals_beyond_horizon"
 
 
 def align_reference_data(context: df.DurableOrchestrationContext, plan: dict[str, Any]) -> Steps:
@@ -43,29 +44,34 @@ def load(
         ACTIVITY_PLAN,
         {**run, "mode": request.get("mode", "incremental"), "periods": request.get("periods")},
     )
-    if not (work["periods"] or work["closing_periods"] or work["opening_before"]):
+    recompute = bool(work["periods"] or work["closing_periods"] or work["opening_before"])
+    if not (recompute or work["beyond_horizon"]):
         return {"periods": [], "reconciliation": [], "import": None}, None
-    context.set_custom_status({"step": "read BC", "periods": len(work["periods"])})
-    reads = [
-        context.call_activity(ACTIVITY_STAGE_PERIOD, {**run, "period": p, "step_id": f"read:{p}"})
-        for p in work["periods"]
-    ]
-    if work["opening_before"]:
-        opening = {**run, "before": work["opening_before"], "step_id": "read:opening"}
-        reads.append(context.call_activity(ACTIVITY_STAGE_OPENING, opening))
-    staged = yield context.task_all(reads)
-    context.set_custom_status({"step": "assemble import file"})
-    assembled = yield context.call_activity(
-        ACTIVITY_ASSEMBLE, {**run, **_periods(work), "step_id": "assemble"}
-    )
-    context.set_custom_status({"step": "import into Anaplan", "rows": assembled["rows"]})
-    imported = yield from import_staged(
-        context, plan, plan["actuals_import"], assembled["staged_blob"], "actuals"
-    )
-    accepted = bool(imported.get("successful")) and not imported.get("rejected")
-    committed = None
+    staged = yield from read_bc(context, run, work)
+    reconciliation = [r for s in staged for r in s.get("reconciliation", [])]
+    summary: dict[str, Any] = {
+        "periods": work["periods"],
+        "closing_periods": work["closing_periods"],
+        "first_load": work["first_load"],
+        "opening_before": work["opening_before"],
+        "beyond_horizon": work["beyond_horizon"],
+        "reconciliation": reconciliation,
+        "import": None,
+    }
+    accepted = True
+    if recompute:
+        imported, assembled = yield from send_to_anaplan(context, plan, run, work)
+        accepted = bool(imported.get("successful")) and not imported.get("rejected")
+        summary["file"] = {key: assembled[key] for key in ("rows", "sha256", "amount_sum")}
+        summary["import"] = {
+            "state": imported.get("state"),
+            "successful": imported.get("successful"),
+            "rejected": imported.get("rejected", 0),
+            "counts": imported.get("counts"),
+        }
+    summary["committed"] = None
     if accepted:
-        committed = yield context.call_activity(
+        summary["committed"] = yield context.call_activity(
             ACTIVITY_COMMIT,
             {
                 **run,
@@ -74,29 +80,47 @@ def load(
                 "cursor_version": work["cursor_version"],
             },
         )
-    summary = {
-        "periods": work["periods"],
-        "closing_periods": work["closing_periods"],
-        "first_load": work["first_load"],
-        "reconciliation": [s["reconciliation"] for s in staged if "reconciliation" in s],
-        "opening_before": work["opening_before"],
-        "file": {
-            "rows": assembled["rows"],
-            "sha256": assembled["sha256"],
-            "amount_sum": assembled["amount_sum"],
-        },
-        "import": {
-            "state": imported.get("state"),
-            "successful": imported.get("successful"),
-            "rejected": imported.get("rejected", 0),
-            "counts": imported.get("counts"),
-        },
-        "committed": committed,
-    }
-    state = (
-        None if accepted else ("partially_succeeded" if imported.get("successful") else "failed")
-    )
+    imported_ok = summary["import"] is None or summary["import"]["successful"]
+    state = None if accepted else ("partially_succeeded" if imported_ok else "failed")
     return summary, state
+
+
+def read_bc(
+    context: df.DurableOrchestrationContext, run: dict[str, Any], work: dict[str, Any]
+) -> Steps:
+    """Read and aggregate: one activity per run of contiguous months, in parallel."""
+    context.set_custom_status({"step": "read BC", "periods": len(work["periods"])})
+    reads = [
+        context.call_activity(
+            ACTIVITY_STAGE_PERIODS, {**run, "periods": months, "step_id": f"read:{months[0]}"}
+        )
+        for months in work["runs"]
+    ]
+    if work["opening_before"]:
+        opening = {**run, "before": work["opening_before"], "step_id": "read:opening"}
+        reads.append(context.call_activity(ACTIVITY_STAGE_OPENING, opening))
+    if work["beyond_horizon"]:
+        beyond = {**run, "after": work["beyond_horizon"], "step_id": "read:beyond-horizon"}
+        reads.append(context.call_activity(ACTIVITY_STAGE_BEYOND, beyond))
+    staged = yield context.task_all(reads)
+    return staged
+
+
+def send_to_anaplan(
+    context: df.DurableOrchestrationContext,
+    plan: dict[str, Any],
+    run: dict[str, Any],
+    work: dict[str, Any],
+) -> Steps:
+    context.set_custom_status({"step": "assemble import file"})
+    assembled = yield context.call_activity(
+        ACTIVITY_ASSEMBLE, {**run, **_periods(work), "step_id": "assemble"}
+    )
+    context.set_custom_status({"step": "import into Anaplan", "rows": assembled["rows"]})
+    imported = yield from import_staged(
+        context, plan, plan["actuals_import"], assembled["staged_blob"], "actuals"
+    )
+    return imported, assembled
 
 
 def _periods(work: dict[str, Any]) -> dict[str, Any]:

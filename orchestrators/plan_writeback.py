@@ -53,7 +53,9 @@ def write(
         context.set_custom_status(
             {"step": "write draft lines", "done": chunk, "total": checked["chunks"]}
         )
-        result = yield context.call_activity(ACTIVITY_WRITE, {**run, "chunk": chunk})
+        result = yield context.call_activity(
+            ACTIVITY_WRITE, {**run, "chunk": chunk, "journal_id": started["journal_id"]}
+        )
         rejected += result["bc_rejected"]
     if rejected and checked["policy"] == "all-or-nothing":
         rolled = yield context.call_activity(ACTIVITY_ROLL_BACK, run)

@@ -213,8 +213,14 @@ class GzipChunker:
         return chunk
 
 
+MAX_LINE_CHARS = 1_048_576  # no sound export line comes near; a hostile one must not fill memory
+
+
 def iter_text_lines(blocks: Iterable[bytes], encoding: str) -> Iterator[str]:
-    """Decoded lines (with their newline) across block boundaries; a leading BOM is dropped."""
+    """Decoded lines (with their newline) across block boundaries; a leading BOM is dropped.
+
+    A line longer than ``MAX_LINE_CHARS`` raises ``CsvError`` instead of being assembled.
+    """
     try:
         decoder = codecs.getincrementaldecoder(codecs.lookup(encoding).name)(errors="strict")
     except LookupError:
@@ -227,8 +233,12 @@ def iter_text_lines(blocks: Iterable[bytes], encoding: str) -> Iterator[str]:
                 text, first = text.removeprefix("\ufeff"), False
             cut = text.rfind("\n") + 1
             pending = text[cut:]
+            if len(pending) > MAX_LINE_CHARS:
+                raise CsvError(f"a line is longer than {MAX_LINE_CHARS:,} characters")
             if cut:  # split on "\n" only: other Unicode line breaks are data inside a field
                 for line in text[:cut].split("\n")[:-1]:
+                    if len(line) > MAX_LINE_CHARS:
+                        raise CsvError(f"a line is longer than {MAX_LINE_CHARS:,} characters")
                     yield line + "\n"
         pending += decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:

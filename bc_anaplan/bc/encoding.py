@@ -93,9 +93,12 @@ def to_decimal(value: Any) -> Decimal:
         return Decimal(text)
     if isinstance(value, str):
         try:
-            return Decimal(value)
+            number = Decimal(value)
         except InvalidOperation:
             raise BcDecodeError(f"expected a decimal number, got {value!r}") from None
+        if not number.is_finite():  # "NaN", "Infinity": Decimal takes them, money must not
+            raise BcDecodeError(f"expected a finite number, got {value!r}")
+        return number
     raise BcDecodeError(f"expected a number, got {value!r}")
 
 

@@ -159,21 +159,27 @@ class DraftJournalWriter:
         *,
         max_stalled_rounds: int = 4,
         progress: Progress | None = None,
+        journal_id: str | None = None,
     ) -> None:
         self.client = client
         self.journal_code = journal_code
+        self.journal_id = journal_id  # known already: saves the lookup request per write
         self.max_stalled_rounds = max_stalled_rounds
         self._progress = progress
 
     def write(self, lines: Sequence[PlanLine]) -> WriteReport:
         desired = _by_key(lines)
-        journal = find_journal(self.client, self.journal_code)
-        report = WriteReport(journal.id, read_requests=1)
+        if self.journal_id is None:
+            journal_id = find_journal(self.client, self.journal_code).id
+            report = WriteReport(journal_id, read_requests=1)
+        else:
+            journal_id = self.journal_id
+            report = WriteReport(journal_id)
         attempted: set[str] = set()
         settled, stalled = -1, 0
         while stalled < self.max_stalled_rounds:
             report.rounds += 1
-            existing = self._existing(journal.id, report)
+            existing = self._existing(journal_id, report)
             if report.rounds == 1:
                 report.already_present = _complete(desired, existing)
             # a POST whose answer was lost may have worked: if its line is there, it was ours
@@ -182,11 +188,11 @@ class DraftJournalWriter:
             stalled = 0 if now_settled > settled else stalled + 1
             settled = now_settled
             try:
-                if not self._round(journal.id, desired, existing, report, attempted):
+                if not self._round(journal_id, desired, existing, report, attempted):
                     return report
             except OutcomeUnknownError as exc:
                 log.warning("journal write: %s; re-reading the batch to reconcile", exc)
-        self._give_up(journal.id, desired, report)
+        self._give_up(journal_id, desired, report)
         return report
 
     def _round(

@@ -115,7 +115,10 @@ def next_url(next_link: str | None, followed: set[str], entity_set: str) -> str 
 
 def parse_page(content: bytes, decode: Callable[[Json], T]) -> tuple[list[T], str | None]:
     """The records and the next link of one page (orjson first, exact ``Decimal`` if needed)."""
-    body = orjson.loads(content)
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        raise BcDecodeError(f"BC answered with a page that is not JSON: {content[:80]!r}") from None
     try:
         records = _decode_all(body, decode)
     except InexactNumber:

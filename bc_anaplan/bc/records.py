@@ -15,7 +15,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from bc_anaplan.bc.encoding import parse_date, parse_datetime, to_decimal, unescape_enum
+from bc_anaplan.bc.encoding import (
+    InexactNumber,
+    parse_date,
+    parse_datetime,
+    to_decimal,
+    unescape_enum,
+)
 from bc_anaplan.bc.errors import BcDecodeError
 
 Json = Mapping[str, Any]
@@ -67,6 +73,11 @@ def _dimension_set(raw: Json) -> tuple[DimensionSetLine, ...]:
         if len(_SETS) < _MAX_SETS:
             _SETS[key] = found
     return found
+
+
+def decode_dimension_set(raw: Json) -> tuple[DimensionSetLine, ...]:
+    """The (shared, immutable) dimension set of a record with expanded dimension set lines."""
+    return _dimension_set(raw)
 
 
 def dimension_map(lines: tuple[DimensionSetLine, ...]) -> dict[str, str]:
@@ -161,6 +172,47 @@ def decode_gl_entry(raw: Json) -> GlEntry:
         )
     except KeyError as exc:  # the hot path reads fields directly; name the missing one
         raise BcDecodeError(f"field {exc.args[0]!r} is missing from a G/L entry") from None
+    except InexactNumber:
+        raise  # the pager re-parses the page with exact decimals
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise diagnose_entry(raw, exc) from None
+
+
+# field -> how it must decode; used only to explain a record the fast path could not decode
+_ENTRY_FIELDS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    (
+        "entryNumber",
+        lambda v: (
+            int(v)
+            if isinstance(v, int) and not isinstance(v, bool)
+            else _refuse("a whole number", v)
+        ),
+    ),
+    ("postingDate", lambda v: parse_date(v) or _refuse("a date, not a blank posting date", v)),
+    ("debitAmount", to_decimal),
+    ("creditAmount", to_decimal),
+    ("lastModifiedDateTime", parse_datetime),
+    ("dimensionSetLines", lambda v: v is None or isinstance(v, list) or _refuse("a list", v)),
+)
+
+
+def _refuse(expected: str, value: Any) -> Any:
+    raise BcDecodeError(f"expected {expected}, got {value!r}")
+
+
+def diagnose_entry(raw: Any, cause: Exception) -> BcDecodeError:
+    """Name the entry and the field a G/L entry record failed on (slow path, errors only)."""
+    if not isinstance(raw, Mapping):
+        return BcDecodeError(f"a G/L entry record is not a JSON object: {str(raw)[:80]!r}")
+    entry = raw.get("entryNumber", "?")
+    for name, check in _ENTRY_FIELDS:
+        if name not in raw:
+            continue
+        try:
+            check(raw[name])
+        except (ValueError, TypeError, AttributeError) as exc:
+            return BcDecodeError(f"field {name!r} of G/L entry {entry} is not valid: {exc}")
+    return BcDecodeError(f"G/L entry {entry} could not be decoded: {cause}")
 
 
 @dataclass(frozen=True, slots=True)

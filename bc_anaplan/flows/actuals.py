@@ -6,7 +6,8 @@ Steps (each an activity; the orchestrator ``actuals_load`` sequences them):
    the committed cursor (minus its lag); the very first run loads every period from the first
    posting date to the last. Period mode: the named periods. Balance-sheet closing balances of
    every later month change with an earlier one, so later months are re-sent for those cells.
-2. ``stage_period`` (one per period, in parallel) -- stream the period's entries from BC, map
+2. ``stage_periods`` (one per run of contiguous months, in parallel) -- stream the months'
+   entries from BC in one window of full pages (lean fields, next page fetched ahead), map
    them to Anaplan members, aggregate into cells, quarantine what cannot be mapped, check the
    per-account totals against BC's own trial balance, and stage the cells as a pending snapshot.
 3. ``assemble`` -- roll closing balances forward, zero cells that vanished, and write the one
@@ -18,8 +19,9 @@ Steps (each an activity; the orchestrator ``actuals_load`` sequences them):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
-from datetime import date
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -35,6 +37,7 @@ from bc_anaplan.actuals import (
 )
 from bc_anaplan.audit import AuditRecord, StepRecord, utc_now
 from bc_anaplan.bc import streams
+from bc_anaplan.bc.amounts import iter_gl_amounts
 from bc_anaplan.bc.client import BcClient
 from bc_anaplan.bc.cursor import Cursor
 from bc_anaplan.bc.encoding import parse_date, parse_datetime
@@ -64,21 +67,36 @@ class _Stamp:
 STAMPS = Resource(RESOURCE, ("id", "postingDate", "lastModifiedDateTime"), _Stamp)
 
 
-def _first(bc: BcClient, field: str, descending: bool) -> Any:
+def _any(bc: BcClient, where: str) -> bool:
+    params = {"$select": "id", "$filter": where, "$top": "1"}
+    return bool(bc.get(bc.company_url(RESOURCE), params=params).json().get("value"))
+
+
+def _first(bc: BcClient, field: str, descending: bool, where: str | None = None) -> Any:
+    """The first value of ``field`` in that order (``None`` for an empty set): one cheap probe."""
     params = {
         "$select": field,
         "$orderby": f"{field} {'desc' if descending else 'asc'}",
         "$top": "1",
     }
+    if where:
+        params["$filter"] = where
     rows = bc.get(bc.company_url(RESOURCE), params=params).json().get("value") or []
     return rows[0][field] if rows else None
+
+
+HORIZON_MONTHS = 36  # postings further ahead than this are typos, not plans
 
 
 def plan(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     pipeline = rt.settings.pipeline(request["pipeline"])
     bc = rt.bc(pipeline.name)
     first_allowed = _first_allowed(pipeline)
-    cursor_out, version, first_load, opening = None, None, False, False
+    # the cursor never moves past the moment the read began: a modification stamped in the
+    # future (a server clock gone wrong) must not hide every later change
+    read_started = datetime.now(UTC)
+    horizon = _horizon(read_started)
+    cursor_out, version, first_load, opening, beyond = None, None, False, False, False
     if request.get("mode") == "period":
         periods = sorted({Period.parse(p) for p in request.get("periods") or []})
         if not periods or len(periods) > MAX_PERIODS:
@@ -92,11 +110,12 @@ def plan(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
         stored, version = rt.cursors.get(pipeline.name, RESOURCE)
         if stored is None:
             first_load = True
-            periods, cursor_out = _everything(bc)
+            periods, cursor_out, beyond = _everything(bc, read_started, horizon)
         else:
-            periods, cursor_out = _touched(bc, Cursor.from_dict(stored))
+            periods, cursor_out = _touched(bc, Cursor.from_dict(stored), read_started)
+            beyond = any(p > horizon for p in periods)
         opening = bool(first_allowed and periods and periods[0] < first_allowed)
-        periods = [p for p in periods if not first_allowed or p >= first_allowed]
+        periods = [p for p in periods if (not first_allowed or p >= first_allowed) and p <= horizon]
     loaded = [
         p
         for p in rt.snapshots.loaded_periods(pipeline.name)
@@ -108,12 +127,21 @@ def plan(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
         closing = _closing_periods(periods, loaded)
     return {
         "periods": [p.key for p in periods],
+        "runs": [[p.key for p in run] for run in runs_of(periods)],
         "closing_periods": [p.key for p in closing],
         "opening_before": first_allowed.key if opening and first_allowed else None,
+        "beyond_horizon": horizon.key if beyond else None,
         "cursor": cursor_out,
         "cursor_version": version,
         "first_load": first_load,
     }
+
+
+def _horizon(now: datetime) -> Period:
+    period = Period.of(now.date())
+    for _ in range(HORIZON_MONTHS):
+        period = period.next()
+    return period
 
 
 def _first_allowed(pipeline: Pipeline) -> Period | None:
@@ -121,23 +149,39 @@ def _first_allowed(pipeline: Pipeline) -> Period | None:
     return Period.parse(first) if first else None
 
 
-def _everything(bc: BcClient) -> tuple[list[Period], dict[str, Any] | None]:
-    first, last = _first(bc, "postingDate", False), _first(bc, "postingDate", True)
+def _everything(
+    bc: BcClient, read_started: datetime, horizon: Period
+) -> tuple[list[Period], dict[str, Any] | None, bool]:
+    """Every month with postings, up to the horizon; whether anything lies beyond it."""
+    within = f"postingDate le {horizon.last_day.isoformat()}"
+    first = _first(bc, "postingDate", False)
+    last = _first(bc, "postingDate", True, within)
+    beyond = _any(bc, f"postingDate gt {horizon.last_day.isoformat()}")
     if first is None:
-        return [], None
+        return [], None, False
     newest = parse_datetime(_first(bc, "lastModifiedDateTime", True))
-    periods = months(Period.of(date.fromisoformat(first)), Period.of(date.fromisoformat(last)))
-    return periods, Cursor(start=newest).to_dict()
+    start = min(newest, read_started) if newest else read_started
+    periods = (
+        months(Period.of(date.fromisoformat(first)), Period.of(date.fromisoformat(last)))
+        if last
+        else []
+    )
+    return periods, Cursor(start=start).to_dict(), beyond
 
 
-def _touched(bc: BcClient, cursor: Cursor) -> tuple[list[Period], dict[str, Any]]:
+def _touched(
+    bc: BcClient, cursor: Cursor, read_started: datetime
+) -> tuple[list[Period], dict[str, Any]]:
     run = cursor.open()
     periods: set[Period] = set()
     for page in iter_pages(bc, STAMPS, filter_expression=cursor.filter()):
         for stamp in run.admit(page):
             if stamp.posting_date is not None:
                 periods.add(Period.of(stamp.posting_date))
-    return sorted(periods), run.advanced().to_dict()
+    advanced = run.advanced()
+    if advanced.start is not None and advanced.start > read_started:
+        advanced = replace(advanced, start=read_started)
+    return sorted(periods), advanced.to_dict()
 
 
 def _closing_periods(periods: list[Period], loaded: list[Period]) -> list[Period]:
@@ -180,20 +224,69 @@ def aggregator_for(rt: Runtime, pipeline: Pipeline) -> Aggregator:
     return Aggregator(accounts, axes)
 
 
-def period_entries(bc: BcClient, period: Period) -> Iterator[Any]:
-    window = Cursor(posting_from=period.first_day, posting_to=period.last_day)
-    return streams.iter_gl_entries(bc, window.open())
+def runs_of(periods: list[Period]) -> list[list[Period]]:
+    """Contiguous months, grouped: each group is read from BC as one stream of full pages."""
+    runs: list[list[Period]] = []
+    for period in sorted(periods):
+        if runs and runs[-1][-1].next() == period:
+            runs[-1].append(period)
+        else:
+            runs.append([period])
+    return runs
 
 
-def stage_period(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
-    started, started_at = time.monotonic(), utc_now()
+def stage_periods(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
+    """Read a run of contiguous months in one stream and aggregate each month's cells.
+
+    One posting-date window for the whole run keeps BC's pages full (a first load of a million
+    entries is about fifty 20,000-entry pages, not three per month); entries are routed to their
+    month as they stream by.
+    """
+    started = time.monotonic()
     run_id, pipeline = request["run_id"], rt.settings.pipeline(request["pipeline"])
-    period = Period.parse(request["period"])
+    periods = [Period.parse(p) for p in request["periods"]]
     bc = rt.bc(pipeline.name)
-    by_account: dict[str, Decimal] = {}
-    result = aggregator_for(rt, pipeline).aggregate(
-        period, _tally(period_entries(bc, period), by_account)
-    )
+    aggregator = aggregator_for(rt, pipeline)
+    results = {(p.year, p.month): PeriodAggregate(p) for p in periods}
+    tallies: dict[tuple[int, int], dict[str, Decimal]] = {k: {} for k in results}
+    started_at = utc_now()
+    for entry in iter_gl_amounts(bc, periods[0].first_day, periods[-1].last_day):
+        month = (entry.posting_date.year, entry.posting_date.month)
+        result = results.get(month)
+        if result is None:
+            raise ValueError(
+                f"G/L entry {entry.entry_number} posted {entry.posting_date} is outside "
+                f"the months {periods[0]}..{periods[-1]} read; BC's filter and ours disagree"
+            )
+        aggregator.add(result, entry)
+        by_account = tallies[month]
+        by_account[entry.account_number] = (
+            by_account.get(entry.account_number, ZERO) + entry.debit - entry.credit
+        )
+    share_ms = int((time.monotonic() - started) * 1000) // len(results)
+    out = [
+        _finish_period(rt, bc, run_id, pipeline, results[k], tallies[k], started_at, share_ms)
+        for k in sorted(results)
+    ]
+    return {
+        "periods": [p.key for p in periods],
+        "reconciliation": out,
+        "entries_read": sum(r.entries for r in results.values()),
+    }
+
+
+def _finish_period(
+    rt: Runtime,
+    bc: BcClient,
+    run_id: str,
+    pipeline: Pipeline,
+    result: PeriodAggregate,
+    by_account: dict[str, Decimal],
+    started_at: str,
+    share_ms: int,
+) -> dict[str, Any]:
+    """Check one month against BC's trial balance, audit it and stage its snapshot."""
+    period = result.period
     trial = trial_balance_check(bc, period, by_account)
     rt.audit.record(run_id, _quarantine_records(result))
     rt.snapshots.stage(pipeline.name, run_id, PeriodSnapshot(period, result.cells, {}))
@@ -206,23 +299,15 @@ def stage_period(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     rt.audit.record_step(
         run_id,
         StepRecord(
-            request["step_id"],
+            f"read:{period}",
             f"read and aggregate {period}",
             started_at,
-            int((time.monotonic() - started) * 1000),
+            share_ms,
             counts,
             {"reconciliation": reconciliation},
         ),
     )
-    return {"period": period.key, **counts, "reconciliation": reconciliation}
-
-
-def _tally(entries: Iterable[Any], by_account: dict[str, Decimal]) -> Iterator[Any]:
-    for entry in entries:
-        by_account[entry.account_number] = (
-            by_account.get(entry.account_number, ZERO) + entry.debit - entry.credit
-        )
-        yield entry
+    return reconciliation
 
 
 def _quarantine_records(result: PeriodAggregate) -> Iterator[AuditRecord]:
@@ -307,6 +392,43 @@ def stage_opening(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
         ),
     )
     return {"opening": opening.key, **counts, "balances": len(result.cells)}
+
+
+def stage_beyond_horizon(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
+    """Quarantine entries posted beyond the planning horizon: a typo BC accepted (year 2999)
+    must neither plan a thousand years of months nor disappear without a word."""
+    started, started_at = time.monotonic(), utc_now()
+    run_id, pipeline = request["run_id"], rt.settings.pipeline(request["pipeline"])
+    horizon = Period.parse(request["after"])
+    window = Cursor(posting_from=horizon.next().first_day)
+    records = (
+        AuditRecord(
+            "quarantined",
+            entry.id,
+            f"posted {entry.posting_date}, more than {HORIZON_MONTHS} months ahead "
+            f"(after {horizon}): check the posting date in BC",
+            {
+                "entry_number": entry.entry_number,
+                "account": entry.account_number,
+                "amount": str(entry.debit - entry.credit),
+            },
+            "beyond-horizon",
+        )
+        for entry in streams.iter_gl_entries(rt.bc(pipeline.name), window.open())
+    )
+    written = rt.audit.record(run_id, records)
+    rt.audit.record_step(
+        run_id,
+        StepRecord(
+            request["step_id"],
+            "entries beyond the planning horizon",
+            started_at,
+            int((time.monotonic() - started) * 1000),
+            {"quarantined": written},
+            {"after": str(horizon)},
+        ),
+    )
+    return {"quarantined": written}
 
 
 # --- 3. assemble the import file -----------------------------------------------------------------

@@ -38,12 +38,13 @@ from azure.data.tables import UpdateMode
 from bc_anaplan.audit import AuditRecord, StepRecord, utc_now
 from bc_anaplan.bc import streams
 from bc_anaplan.bc.journal import (
+    KEY_SCHEME,
     DraftJournalWriter,
     PlanLine,
     delete_lines,
-    existing_lines,
     plan_document_number,
 )
+from bc_anaplan.bc.paging import iter_pages
 from bc_anaplan.bc.records import JournalLine
 from bc_anaplan.pipeline import Pipeline, WritebackConfig
 from bc_anaplan.plans import (
@@ -284,6 +285,7 @@ def begin(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     current = state.get("CurrentRevision")
     if current and current != request["revision"]:
         previous = {"revision": current, "lines": int(state.get("CurrentLines") or 0)}
+    journal = streams.find_journal(rt.bc(pipeline.name), _config(pipeline).journal)
     if state.get("Pending") != request["revision"]:
         store.update(
             pipeline.name,
@@ -294,7 +296,7 @@ def begin(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
         )
     elif state.get("Previous"):
         previous = state["Previous"]
-    return {"previous": previous}
+    return {"previous": previous, "journal_id": journal.id}
 
 
 def write_chunk(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
@@ -309,7 +311,9 @@ def write_chunk(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
         request["chunk"] * size,
         size,
     )
-    writer = DraftJournalWriter(rt.bc(pipeline.name), _config(pipeline).journal)
+    writer = DraftJournalWriter(
+        rt.bc(pipeline.name), _config(pipeline).journal, journal_id=request.get("journal_id")
+    )
     report = writer.write(lines)
     by_key = {line.key: line for line in lines}
     rt.audit.record(
@@ -357,11 +361,26 @@ def write_chunk(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
 def _revision_lines(
     rt: Runtime, pipeline: Pipeline, version: str, revision: str
 ) -> tuple[str, list[JournalLine]]:
+    """Every line of the revision in the batch -- copies included, so none survives retirement.
+
+    Read from the primary (not a replica): it must see lines written a moment ago.
+    """
     bc = rt.bc(pipeline.name)
     journal = streams.find_journal(bc, _config(pipeline).journal)
     document = plan_document_number(plan_version_key(version, revision))
-    existing, _ = existing_lines(bc, journal.id)
-    return journal.id, [line for line in existing.values() if line.document_number == document]
+    lines = [
+        line
+        for page in iter_pages(
+            bc,
+            streams.JOURNAL_LINES,
+            path=f"journals({journal.id})/journalLines",
+            filter_expression=f"documentNumber eq '{document}'",
+            replica=False,
+        )
+        for line in page
+        if line.document_number == document
+    ]
+    return journal.id, lines
 
 
 def roll_back(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
@@ -411,7 +430,9 @@ def commit(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     by_key = {line.external_document_number: line for line in written}
     rt.audit.record(run_id, _line_records(wanted, by_key))
     reconciliation = _reconcile(wanted, written)
-    complete = len(by_key) == len(wanted)
+    copies = len(written) - len(by_key)
+    reconciliation["duplicate_lines"] = copies  # someone copied a draft: visible, and retired
+    complete = len(by_key) == len(wanted) and copies == 0
     WritebackState(rt).update(
         pipeline.name,
         version,
@@ -471,10 +492,9 @@ def _reconcile(wanted: list[PlanLine], written: list[JournalLine]) -> dict[str, 
         ValidLine(p.row_key, p.account_number, p.posting_date, p.amount, p.dimensions)
         for p in wanted
     )
-    keys = {p.key for p in wanted}
     bc: dict[str, Decimal] = {}
-    for line in written:
-        if line.external_document_number in keys:
+    for line in written:  # every line of the revision, a copy of one counted twice
+        if line.external_document_number.startswith(KEY_SCHEME):
             bc[line.account_number] = bc.get(line.account_number, Decimal(0)) + line.amount
     accounts = sorted(set(plan) | set(bc))
     mismatches = [

@@ -101,13 +101,6 @@ def test_three_kills_under_faults_still_end_reconciled_and_exactly_once(
         env = connector_environment(info, azurite, hub)
         # the sandbox finishes tasks in well under a second: poll sooner than Anaplan asks
         env.setdefault("ANAPLAN_POLL_SECONDS", "1")
-        # Secrets from the environment (a supported mode), not Key Vault: a vault token rejected
-        # before the client thinks it expired is not recovered (test_tokens.py, xfail), so a
-        # host process that first reads a secret after the clock jump would fail at a point the
-        # seed decides, not the kills.
-        del env["KEY_VAULT_URL"]
-        env.update(BC_CLIENT_SECRET=info["client_secret"])
-        env.update(ANAPLAN_PASSWORD=info["anaplan_password"])
         store, sandbox = Store(azurite, hub), Sandbox(info)
         actuals_id, writeback_id = f"actuals-{hub}", f"writeback-{hub}"
         with environment(env) as runtime:

@@ -50,12 +50,6 @@ def copy_in_bc(c: ConnectorUnderTest, line: dict[str, Any]) -> None:
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="existing_lines() keys the batch by externalDocumentNumber, so retire() deletes one "
-    "line per key: the second line with that key stays in the batch with the superseded figure "
-    "(and the commit's per-account reconciliation cannot see it either)",
-)
 def test_a_doubled_draft_line_is_retired_with_its_revision(app: ConnectorUnderTest) -> None:
     approve(app, 200)
     first = app.run("plan_writeback", {"version": VERSION, "trigger": "cli"})

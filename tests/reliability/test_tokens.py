@@ -47,12 +47,6 @@ def test_a_rejected_anaplan_token_is_replaced(services: tuple[Runtime, Sandbox])
     assert statuses(sandbox, "anaplan_api")[401] >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SecretStore reads Key Vault through azure-identity, whose cached token is still "
-    "valid by the client's clock: the vault's 401 is raised as SecretError and every secret read "
-    "fails until that cached token expires (up to an hour), though BC and Anaplan recover",
-)
 def test_a_rejected_key_vault_token_is_replaced(services: tuple[Runtime, Sandbox]) -> None:
     runtime, sandbox = services
     secret = runtime.secrets.get("bc_client_secret")

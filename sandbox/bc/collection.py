@@ -16,6 +16,7 @@ from sandbox.bc.odata.filter import Node
 from sandbox.bc.schema import EntityType
 
 Row = dict[str, Any]
+OrderBy = tuple[tuple[str, bool], ...]  # ($orderby field, descending)
 
 
 @dataclass
@@ -28,6 +29,9 @@ class Collection:
     find: Callable[[str], Row | None] | None = None
     # rows in default order after the row with a given id, narrowed by the filter's ranges
     scan: Callable[[Node | None, str | None], Iterator[Row]] | None = None
+    # rows in ``$orderby`` order (ties in default order) after a given row, narrowed by the
+    # filter's ranges, produced without sorting; None for an ordering it cannot produce so
+    ordered: Callable[[Node | None, OrderBy, Row | None], Iterator[Row] | None] | None = None
     navigations: dict[str, Callable[[Row], Collection]] = field(default_factory=dict)
     # shortcut for a plain $expand: the child rows of a row without building a Collection
     expanders: dict[str, Callable[[Row], list[Row]]] = field(default_factory=dict)

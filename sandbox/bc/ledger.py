@@ -3,6 +3,11 @@
 Entry numbers run on from the history, and paging order is entry number (BC's G/L Entry primary
 key), so a client paging with ``$skiptoken`` while entries are posted sees every entry exactly
 once: new entries only ever appear after the last one it has read.
+
+Entry number, posting date and ``lastModifiedDateTime`` never decrease along the history, so
+``$orderby`` on one of them is answered the way BC answers it from an index: walk the history in
+runs of equal value (upwards, or downwards run by run), merge the few posted entries in, and
+render only the rows the page takes (``ordered``).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,6 +27,17 @@ from sandbox.common.clock import SimClock
 Row = dict[str, Any]
 # one line of a posting: account index, amount in cents (+ debit), dimension value ids
 PostingLine = tuple[int, int, tuple[str, ...]]
+# fields whose value never decreases with the entry number along the history
+ORDERED_FIELDS = ("entryNumber", "postingDate", "lastModifiedDateTime")
+
+
+@dataclass(frozen=True)
+class _Monotone:
+    """A field that never decreases along the history, as pure functions of the index."""
+
+    value: Callable[[int], Any]  # the field's value at an index
+    at_least: Callable[[Any], int]  # first index whose value is >= v (count if none)
+    above: Callable[[Any], int]  # first index whose value is > v (count if none)
 
 
 class GeneralLedger:
@@ -126,6 +143,87 @@ class GeneralLedger:
         base = self.history.count
         for offset in range(max(0, after + 1 - base), len(self._posted)):
             yield self._posted[offset]
+
+    def ordered(
+        self, node: Node | None, field: str, descending: bool, after: Row | None = None
+    ) -> Iterator[Row]:
+        """Rows sorted on ``field`` (one of ``ORDERED_FIELDS``), ties in entry-number order, after
+        the row ``after`` in that order, skipping what ``node`` excludes by range; the caller
+        still applies the full predicate. Exactly what a stable sort of ``scan(node)`` gives,
+        but a row is generated only when it is reached."""
+        monotone = self._monotone(field)
+        lo, hi = self._history_range(node)
+        posted = sorted(self._posted, key=lambda r: r[field], reverse=descending)
+        if after is None:
+            history = (
+                self._history_descending(monotone, lo, hi)
+                if descending
+                else self.history_rows(lo, hi)
+            )
+        else:
+            value, number = after[field], after["entryNumber"]
+            if descending:
+                history = self._history_descending(monotone, lo, hi, value, number)
+                posted = [
+                    r
+                    for r in posted
+                    if r[field] < value or (r[field] == value and r["entryNumber"] > number)
+                ]
+            else:
+                # entries of the token's value after it, then every larger value
+                first = min(monotone.above(value), max(monotone.at_least(value), number))
+                history = self.history_rows(max(lo, first), hi)
+                posted = [r for r in posted if (r[field], r["entryNumber"]) > (value, number)]
+        return _merge(history, posted, field, descending)
+
+    def _history_descending(
+        self,
+        monotone: _Monotone,
+        lo: int,
+        hi: int,
+        value: Any = None,
+        number: int | None = None,
+    ) -> Iterator[Row]:
+        """History indexes ``lo <= i < hi`` by descending value, ascending index within a run
+        of equal values; with ``number``, only what follows entry ``number`` of value ``value``
+        in that order."""
+        top = hi
+        if number is not None:
+            run_lo, run_hi = monotone.at_least(value), monotone.above(value)
+            # entry ``number`` is index ``number - 1``: its run's entries after it come first
+            yield from self.history_rows(max(lo, run_lo, number), min(hi, run_hi))
+            top = min(hi, run_lo)
+        at = monotone.value
+        while top > lo:
+            last = top - 1
+            value = at(last)
+            first = last if last == lo or at(last - 1) != value else monotone.at_least(value)
+            first = max(lo, first)
+            yield from self.history_rows(first, top)
+            top = first
+
+    def _monotone(self, field: str) -> _Monotone:
+        h = self.history
+        count = h.count
+        if field == "entryNumber":
+            return _Monotone(
+                lambda i: i + 1,
+                lambda v: min(max(v - 1, 0), count),
+                lambda v: min(max(v, 0), count),
+            )
+        if field == "postingDate":
+            return _Monotone(
+                lambda i: h.day_of_chunk(h.chunk_of(i)),
+                lambda v: h.start(h.first_chunk_on_or_after(v)),
+                lambda v: h.start(h.first_chunk_on_or_after(v + timedelta(days=1))),
+            )
+        if field == "lastModifiedDateTime":
+            return _Monotone(
+                h.last_modified_ms,
+                lambda v: h.first_index_modified_after(v, True),
+                lambda v: h.first_index_modified_after(v, False),
+            )
+        raise ValueError(f"the history is not ordered on {field}")
 
     def _history_range(self, node: Node | None) -> tuple[int, int]:
         h = self.history
@@ -260,3 +358,22 @@ class GeneralLedger:
             ]
             yield rng.choice(days), template, lines
             remaining -= size
+
+
+def _merge(
+    history: Iterator[Row], posted: list[Row], field: str, descending: bool
+) -> Iterator[Row]:
+    """Two streams sorted on ``field`` into one; on equal values the history entry first (its
+    entry number is lower than any posted entry's)."""
+    pending = iter(posted)
+    nxt = next(pending, None)
+    for row in history:
+        if nxt is not None:
+            value = row[field]
+            while nxt is not None and (nxt[field] > value if descending else nxt[field] < value):
+                yield nxt
+                nxt = next(pending, None)
+        yield row
+    if nxt is not None:
+        yield nxt
+        yield from pending

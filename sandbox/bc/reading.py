@@ -9,7 +9,8 @@ returns everything with no next link; above it, the next link carries the remain
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import heapq
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,7 @@ def read_page(collection: Collection, options: QueryOptions, page_size: int) -> 
             raise error
     limit = page_size if options.top is None else min(options.top, page_size)
     predicate = compile_filter(options.filter)
-    rows = _ordered(collection, options)
+    rows = _ordered(collection, options, limit + (0 if options.skiptoken else options.skip))
     if options.skip and not options.skiptoken:
         rows = _drop(rows, options.skip, predicate)
     page: list[Row] = []
@@ -66,17 +67,26 @@ def _drop(rows: Iterable[Row], count: int, predicate: Any) -> Iterator[Row]:
         yield row
 
 
-def _ordered(collection: Collection, options: QueryOptions) -> Iterable[Row]:
+def _ordered(
+    collection: Collection, options: QueryOptions, wanted: int | None = None
+) -> Iterable[Row]:
+    """Rows in the order the request asks for, after its ``$skiptoken``; the caller applies the
+    filter. ``wanted``: how many matching rows the caller will take at most, if it knows."""
     token = options.skiptoken
     if options.orderby:
-        return _sorted(collection, options)
+        if collection.ordered is not None:
+            after = _token_row(collection, options) if token else None
+            walked = collection.ordered(options.filter, options.orderby, after)
+            if walked is not None:
+                return walked
+        return _sorted(collection, options, wanted)
     if collection.scan is not None:
         return collection.scan(options.filter, token)
     rows: Iterable[Row] = collection.rows()
     if token is None:
         return rows
-    after = resume_key(collection, token)
-    return (r for r in rows if collection.order_key(r) > after)
+    after_key = resume_key(collection, token)
+    return (r for r in rows if collection.order_key(r) > after_key)
 
 
 def resume_key(collection: Collection, token: str) -> tuple[Any, ...]:
@@ -89,15 +99,39 @@ def resume_key(collection: Collection, token: str) -> tuple[Any, ...]:
     raise bad_request(f"The skip token '{token}' is not valid.")
 
 
-def _sorted(collection: Collection, options: QueryOptions) -> Iterable[Row]:
+def _token_row(collection: Collection, options: QueryOptions) -> Row:
+    """The row an ordered read resumes after: it must exist and match the filter, exactly as
+    the general path finds it among the sorted matching rows."""
+    token = options.skiptoken
+    row = collection.get(token) if token else None
+    if (
+        row is None
+        or row[collection.entity.key] != token
+        or not compile_filter(options.filter)(row)
+    ):
+        raise bad_request(f"The skip token '{token}' is not valid.")
+    return row
+
+
+# at most this many rows wanted: select them with a heap instead of sorting everything
+HEAP_LIMIT = 1000
+# (sort values, order key, id, row or None), in the order the rows came
+Keyed = tuple[tuple[Any, ...], tuple[Any, ...], Any, Row | None]
+
+
+def _sorted(
+    collection: Collection, options: QueryOptions, wanted: int | None = None
+) -> Iterable[Row]:
     """``$orderby``: matching rows sorted, ties in key order; resume after the token's row.
 
-    Lazy collections (the ledger) keep only sort keys and ids, not a million rendered rows."""
+    Lazy collections (the ledger) keep only sort keys and ids, not a million rendered rows.
+    When only the first ``wanted`` rows are needed and that is few, a heap selects exactly the
+    rows the full sort would put first."""
     predicate = compile_filter(options.filter)
     key_field = collection.entity.key
     source = collection.scan(options.filter, None) if collection.scan else collection.rows()
     lazy = collection.scan is not None
-    keyed = [
+    keyed: list[Keyed] = [
         (
             tuple(r[n] for n, _ in options.orderby),
             collection.order_key(r),
@@ -107,18 +141,74 @@ def _sorted(collection: Collection, options: QueryOptions) -> Iterable[Row]:
         for r in source
         if predicate(r)
     ]
+    if wanted is not None and wanted <= HEAP_LIMIT:
+        chosen = _first_sorted(keyed, options, wanted)
+    else:
+        chosen = _sort_all(keyed, options)
+    if not lazy:
+        return [k[3] for k in chosen]  # type: ignore[misc]
+    return (row for k in chosen if (row := collection.get(k[2])) is not None)
+
+
+def _sort_all(keyed: list[Keyed], options: QueryOptions) -> list[Keyed]:
     keyed.sort(key=lambda k: k[1])
     for position in reversed(range(len(options.orderby))):
         descending = options.orderby[position][1]
-        keyed.sort(key=lambda k, i=position: k[0][i], reverse=descending)
+        keyed.sort(key=_sort_value(position), reverse=descending)
     start = 0
     if options.skiptoken:
         start = next((i + 1 for i, k in enumerate(keyed) if k[2] == options.skiptoken), -1)
         if start < 0:
             raise bad_request(f"The skip token '{options.skiptoken}' is not valid.")
-    if not lazy:
-        return [k[3] for k in keyed[start:]]
-    return (row for k in keyed[start:] if (row := collection.get(k[2])) is not None)
+    return keyed[start:]
+
+
+def _sort_value(position: int) -> Callable[[Keyed], Any]:
+    return lambda k: k[0][position]
+
+
+def _first_sorted(keyed: list[Keyed], options: QueryOptions, wanted: int) -> list[Keyed]:
+    """``_sort_all(keyed, options)[:wanted]`` without sorting: the rank of a row is its sort
+    values (wrapped when descending), then its order key, then where it came (``heapq`` keeps
+    ties in input order, like a stable sort)."""
+    flags = tuple(descending for _, descending in options.orderby)
+
+    def rank(k: Keyed) -> tuple[Any, ...]:
+        return tuple(_Descending(v) if d else v for v, d in zip(k[0], flags, strict=True)), k[1]
+
+    candidates: list[Keyed] = keyed
+    if options.skiptoken:
+        found = next((i for i, k in enumerate(keyed) if k[2] == options.skiptoken), None)
+        if found is None:
+            raise bad_request(f"The skip token '{options.skiptoken}' is not valid.")
+        token = (rank(keyed[found]), found)
+        candidates = [k for i, k in enumerate(keyed) if (rank(k), i) > token]
+    if all(flags):
+        # the common "newest first": plain values, the order key breaks ties upwards
+        return heapq.nlargest(wanted, candidates, key=lambda k: (k[0], _Descending(k[1])))
+    if not any(flags):
+        return heapq.nsmallest(wanted, candidates, key=lambda k: (k[0], k[1]))
+    return heapq.nsmallest(wanted, candidates, key=rank)
+
+
+class _Descending:
+    """A sort value that orders backwards."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Descending) -> bool:
+        return bool(other.value < self.value)
+
+    def __gt__(self, other: _Descending) -> bool:
+        return bool(self.value < other.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Descending) and bool(self.value == other.value)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def render_entity(

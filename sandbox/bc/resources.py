@@ -12,9 +12,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from sandbox.bc import journal, schema
-from sandbox.bc.collection import Collection
+from sandbox.bc.collection import Collection, OrderBy
 from sandbox.bc.encoding import BLANK_DATE, format_amount_text
 from sandbox.bc.errors import BcError, dialog
+from sandbox.bc.ledger import ORDERED_FIELDS
 from sandbox.bc.odata.filter import Node, bounds
 from sandbox.bc.reading import resume_key
 from sandbox.bc.store import GENERAL_TEMPLATE, Company
@@ -64,6 +65,7 @@ class CompanyApi:
                 lambda r: (r["entryNumber"],),
                 find=c.ledger.get,
                 scan=self._scan_ledger,
+                ordered=self._ordered_ledger,
                 navigations={"dimensionSetLines": self._gl_dimensions},
                 expanders={
                     "dimensionSetLines": lambda r: c.dimension_set_lines(
@@ -193,6 +195,22 @@ class CompanyApi:
                 raise BcError(400, "BadRequest", f"The skip token '{token}' is not valid.")
             after = position
         return self.company.ledger.scan(node, after)
+
+    def _ordered_ledger(
+        self, node: Node | None, orderby: OrderBy, after: Row | None
+    ) -> Iterator[Row] | None:
+        """``$orderby`` on one field the history is ordered on (a trailing ``entryNumber`` asc
+        changes nothing: ties are in entry-number order anyway), else None (sort)."""
+        keys = list(orderby)
+        numbered = next((i for i, (name, _) in enumerate(keys) if name == "entryNumber"), None)
+        if numbered is not None:
+            del keys[numbered + 1 :]  # entry numbers are unique: later keys never decide
+        if len(keys) == 2 and keys[1] == ("entryNumber", False):
+            keys.pop()
+        if len(keys) != 1 or keys[0][0] not in ORDERED_FIELDS:
+            return None
+        name, descending = keys[0]
+        return self.company.ledger.ordered(node, name, descending, after)
 
     def _gl_dimensions(self, entry: Row) -> Collection:
         parent_type = "General Ledger Entry"

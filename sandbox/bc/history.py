@@ -359,7 +359,7 @@ class History:
         if day < BLOCKING_DAY:
             special = chunk % 5
             if special in (0, 2, 4):
-                size = 2 if remaining < 5 else 3
+                size = 2 if remaining in (2, 4) else 3  # never leave a lone line
                 out.extend(self._pre_blocking_document(rng, chunk, special, size))
                 remaining -= size
                 number += 1

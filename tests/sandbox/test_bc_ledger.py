@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from sandbox.bc.history import History
+from sandbox.masterdata import master_data
 from tests.sandbox.test_bc_kit import BcKit, bc, bc_error, bc_private, moment
 
 __all__ = ["bc", "bc_private"]
@@ -70,6 +72,23 @@ def test_history_from_before_blocking(ledger: list[dict[str, Any]]) -> None:
     assert {e["accountNumber"] for e in blocked_accounts} == {"11040", "41080"}
     assert len(blocked_cost_center) >= 3
     assert all(e["postingDate"] < "2025-03-01" for e in blocked_accounts + blocked_cost_center)
+
+
+@pytest.mark.parametrize("entries", [3, 1474, 2000, 2919])
+def test_small_custom_scales_generate_balanced_chunks(entries: int) -> None:
+    """Chunks of three entries on a day with a pre-blocking document (``--scale 1474`` to
+    ``2919``, or 3) once left a one-line document behind."""
+    history = History(master_data(7), 7, entries, horizon_s=2e9)
+    total = 0
+    for chunk in range(history.chunks):
+        lines = history.generate(chunk)
+        assert len(lines) == history.start(chunk + 1) - history.start(chunk)
+        documents: dict[str, int] = defaultdict(int)
+        for number, _, _, _, amount, _ in lines:
+            documents[number] += amount
+        assert all(v == 0 for v in documents.values()), chunk
+        total += len(lines)
+    assert total == entries
 
 
 def test_general_ledger_entries_are_read_only(bc: BcKit, ledger: list[dict[str, Any]]) -> None:

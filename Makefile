@@ -42,6 +42,9 @@ chromium:
 	fi
 
 # pytest's exit code 5 ("no tests collected") fails the build like any other failure.
+# Two workers (the machines have two cores), whole modules per worker: modules share a sandbox
+# process and build on their own earlier tests.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 pytest: setup chromium
 	$(AZURITE_RUN) $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -32,9 +32,10 @@ BATCH_OPS = 100  # operations per BC $batch
 ANAPLAN_CHUNK_BYTES = 50 * 1024 * 1024  # Anaplan's largest upload chunk
 CSV_ROW_BYTES = 100  # generous upper bound of one actuals CSV row, for the minimum chunk count
 # bc_anaplan/flows/actuals.py `_everything`: on a first load, `plan` asks BC for the first and
-# last posting date and the newest lastModifiedDateTime (three `$orderby`/`$top=1` requests on
-# generalLedgerEntries); they are overhead, not entry pages.
-FIRST_LOAD_PROBES = 3
+# last posting date (within the planning horizon), whether anything lies beyond the horizon, and
+# the newest lastModifiedDateTime (four `$top=1` requests on generalLedgerEntries); they are
+# overhead, not entry pages.
+FIRST_LOAD_PROBES = 4
 VERSION = "Budget FY27"
 
 

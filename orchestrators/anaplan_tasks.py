@@ -42,45 +42,79 @@ def _held(context: df.DurableOrchestrationContext, spec: dict[str, Any], kind: s
     return {**spec, "kind": kind, "after_ms": mark["after_ms"]}
 
 
-@bp.orchestration_trigger(context_name="context")
-def anaplan_import(context: df.DurableOrchestrationContext) -> Steps:
+def action_spec(
+    context: df.DurableOrchestrationContext,
+    plan: dict[str, Any],
+    action_name: str,
+    step: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The small input of ``anaplan_import``/``anaplan_export`` for one action of a run."""
+    return {
+        "run_id": context.instance_id,
+        "pipeline": plan["pipeline"],
+        "workspace_id": plan["workspace_id"],
+        "model_id": plan["model_id"],
+        "action_name": action_name,
+        "step_id": step,
+        "deadline_s": plan["deadline_s"],
+        "poll_s": plan.get("poll_s", 5.0),
+        **extra,
+    }
+
+
+def export_file(
+    context: df.DurableOrchestrationContext, plan: dict[str, Any], action_name: str, step: str
+) -> Steps:
+    """Run an export under the model lock; its file staged in Blob Storage (a sub-orchestration)."""
+    result = yield context.call_sub_orchestrator(
+        "anaplan_export",
+        action_spec(context, plan, action_name, step),
+        instance_id=f"{context.instance_id}:{step}",
+    )
+    return result
+
+
+def run_action(
+    context: df.DurableOrchestrationContext, kind: str, start: str, finish: str
+) -> Steps:
+    """Lease, start (adopting a task a retried start already made), wait, finish, release.
+
+    ``start`` and ``finish`` are the activities that differ between imports and exports; the
+    lease is released in ``finally``, also when any step fails.
+    """
     spec = context.get_input()
     workspace, model = spec["workspace_id"], spec["model_id"]
     yield from acquire_model_lock(
         context, workspace, model, f"{spec['action_name']} ({spec['run_id']})"
     )
     try:
-        held = yield from _held(context, spec, "import")
-        started = yield context.call_activity(ACTIVITY_UPLOAD_AND_START, held)
+        held = yield from _held(context, spec, kind)
+        started = yield context.call_activity(start, held)
         deadline = float(spec.get("deadline_s") or DEFAULT_DEADLINE_S)
+        poll_s = float(spec.get("poll_s") or 5)
         status = yield from wait_for_task(
-            context, started["task"], deadline, (workspace, model), float(spec.get("poll_s") or 5)
+            context, started["task"], deadline, (workspace, model), poll_s
         )
-        result = yield context.call_activity(
-            ACTIVITY_TASK_RESULT, {**spec, "task": started["task"], "status": status}
+        finished = yield context.call_activity(
+            finish, {**spec, "task": started["task"], "status": status}
         )
-        return {**result, "upload": started["upload"], "adopted": started["adopted"]}
+        return {**finished, **started, "status": status}
     finally:
         release_model_lock(context, workspace, model)
+
+
+@bp.orchestration_trigger(context_name="context")
+def anaplan_import(context: df.DurableOrchestrationContext) -> Steps:
+    result = yield from run_action(
+        context, "import", ACTIVITY_UPLOAD_AND_START, ACTIVITY_TASK_RESULT
+    )
+    return result
 
 
 @bp.orchestration_trigger(context_name="context")
 def anaplan_export(context: df.DurableOrchestrationContext) -> Steps:
-    spec = context.get_input()
-    workspace, model = spec["workspace_id"], spec["model_id"]
-    yield from acquire_model_lock(
-        context, workspace, model, f"{spec['action_name']} ({spec['run_id']})"
+    result = yield from run_action(
+        context, "export", ACTIVITY_START_EXPORT, ACTIVITY_DOWNLOAD_EXPORT
     )
-    try:
-        held = yield from _held(context, spec, "export")
-        started = yield context.call_activity(ACTIVITY_START_EXPORT, held)
-        deadline = float(spec.get("deadline_s") or DEFAULT_DEADLINE_S)
-        status = yield from wait_for_task(
-            context, started["task"], deadline, (workspace, model), float(spec.get("poll_s") or 5)
-        )
-        download = yield context.call_activity(
-            ACTIVITY_DOWNLOAD_EXPORT, {**spec, "task": started["task"], "status": status}
-        )
-        return {**download, "task": started["task"], "status": status}
-    finally:
-        release_model_lock(context, workspace, model)
+    return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
+from orchestrators.anaplan_tasks import export_file
 from orchestrators.reference_sync import begin, fail, finish
 from orchestrators.waiting import Steps
 
@@ -25,19 +26,7 @@ def approval_watch(context: df.DurableOrchestrationContext) -> Steps:
     try:
         if not plan.get("status_export"):
             raise ValueError("[pipeline.writeback] status_export is not configured")
-        spec = {
-            "run_id": context.instance_id,
-            "pipeline": plan["pipeline"],
-            "workspace_id": plan["workspace_id"],
-            "model_id": plan["model_id"],
-            "action_name": plan["status_export"],
-            "step_id": "status",
-            "deadline_s": plan["deadline_s"],
-            "poll_s": plan.get("poll_s", 5.0),
-        }
-        export = yield context.call_sub_orchestrator(
-            "anaplan_export", spec, instance_id=f"{context.instance_id}:status"
-        )
+        export = yield from export_file(context, plan, plan["status_export"], "status")
         due = yield context.call_activity(
             ACTIVITY_DUE, {"pipeline": plan["pipeline"], "staged_blob": export["staged_blob"]}
         )

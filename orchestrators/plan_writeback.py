@@ -12,12 +12,12 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from orchestrators.anaplan_tasks import export_file
 from orchestrators.reference_sync import begin, fail, finish
 from orchestrators.waiting import Steps
 
 bp = df.Blueprint()
 
-EXPORT_ORCHESTRATION = "anaplan_export"
 ACTIVITY_VALIDATE = "validate_plan"
 ACTIVITY_BEGIN = "begin_plan_revision"
 ACTIVITY_WRITE = "write_plan_chunk"
@@ -28,19 +28,7 @@ ACTIVITY_COMMIT = "commit_plan_revision"
 
 def export_plan(context: df.DurableOrchestrationContext, plan: dict[str, Any]) -> Steps:
     context.set_custom_status({"step": "export the approved plan"})
-    spec = {
-        "run_id": context.instance_id,
-        "pipeline": plan["pipeline"],
-        "workspace_id": plan["workspace_id"],
-        "model_id": plan["model_id"],
-        "action_name": plan["writeback_export"],
-        "step_id": "export",
-        "deadline_s": plan["deadline_s"],
-        "poll_s": plan.get("poll_s", 5.0),
-    }
-    result = yield context.call_sub_orchestrator(
-        EXPORT_ORCHESTRATION, spec, instance_id=f"{context.instance_id}:export"
-    )
+    result = yield from export_file(context, plan, plan["writeback_export"], "export")
     return result
 
 

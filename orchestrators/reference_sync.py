@@ -11,6 +11,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from orchestrators.anaplan_tasks import action_spec
 from orchestrators.waiting import Steps
 
 bp = df.Blueprint()
@@ -45,17 +46,7 @@ def import_staged(
     step: str,
 ) -> Steps:
     """Run one import of a staged file under the model lock (a sub-orchestration)."""
-    spec = {
-        "run_id": context.instance_id,
-        "pipeline": plan["pipeline"],
-        "workspace_id": plan["workspace_id"],
-        "model_id": plan["model_id"],
-        "action_name": action_name,
-        "staged_blob": staged_blob,
-        "step_id": f"import:{step}",
-        "deadline_s": plan["deadline_s"],
-        "poll_s": plan.get("poll_s", 5.0),
-    }
+    spec = action_spec(context, plan, action_name, f"import:{step}", staged_blob=staged_blob)
     result = yield context.call_sub_orchestrator(
         IMPORT_ORCHESTRATION, spec, instance_id=f"{context.instance_id}:import:{step}"
     )

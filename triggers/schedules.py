@@ -1,4 +1,4 @@
-"""Timer triggers: the nightly reference sync, actuals load and employee load.
+"""Timer triggers: the nightly loads, the approval watch, subscription renewal and polling.
 
 Schedules are six-field NCRONTAB expressions from app settings (``%ACTUALS_SCHEDULE%`` etc.),
 in UTC unless ``WEBSITE_TIME_ZONE`` says otherwise. Each timer starts its flow once per pipeline,
@@ -9,14 +9,35 @@ running does not start a second one. A timer can be switched off with the standa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import azure.durable_functions as df
 import azure.functions as func
 
 from bc_anaplan import workkeys
+from bc_anaplan.pipeline import Pipeline
 from bc_anaplan.runtime import get_runtime
 from triggers.starting import start_unless_running
 
 bp = df.Blueprint()
+
+
+async def start_per_pipeline(
+    client: df.DurableOrchestrationClient,
+    flow: str,
+    work_key: Callable[[Pipeline], str],
+    applies: Callable[[Pipeline], bool] = lambda pipeline: True,
+    **flow_input: str,
+) -> None:
+    """Start ``flow`` for every pipeline it applies to, unless that work is running already."""
+    for pipeline in get_runtime().settings.pipelines:
+        if applies(pipeline):
+            await start_unless_running(
+                client,
+                flow,
+                work_key(pipeline),
+                {"pipeline": pipeline.name, "trigger": "timer", **flow_input},
+            )
 
 
 @bp.timer_trigger(arg_name="timer", schedule="%REFERENCE_SYNC_SCHEDULE%")
@@ -24,13 +45,7 @@ bp = df.Blueprint()
 async def nightly_reference_sync(
     timer: func.TimerRequest, client: df.DurableOrchestrationClient
 ) -> None:
-    for pipeline in get_runtime().settings.pipelines:
-        await start_unless_running(
-            client,
-            "reference_sync",
-            workkeys.reference_sync(pipeline),
-            {"pipeline": pipeline.name, "trigger": "timer"},
-        )
+    await start_per_pipeline(client, "reference_sync", workkeys.reference_sync)
 
 
 @bp.timer_trigger(arg_name="timer", schedule="%ACTUALS_SCHEDULE%")
@@ -38,13 +53,7 @@ async def nightly_reference_sync(
 async def nightly_actuals_load(
     timer: func.TimerRequest, client: df.DurableOrchestrationClient
 ) -> None:
-    for pipeline in get_runtime().settings.pipelines:
-        await start_unless_running(
-            client,
-            "actuals_load",
-            workkeys.actuals_load(pipeline),
-            {"pipeline": pipeline.name, "mode": "incremental", "trigger": "timer"},
-        )
+    await start_per_pipeline(client, "actuals_load", workkeys.actuals_load, mode="incremental")
 
 
 @bp.timer_trigger(arg_name="timer", schedule="%EMPLOYEES_SCHEDULE%")
@@ -52,15 +61,9 @@ async def nightly_actuals_load(
 async def nightly_employees_load(
     timer: func.TimerRequest, client: df.DurableOrchestrationClient
 ) -> None:
-    for pipeline in get_runtime().settings.pipelines:
-        if pipeline.employees is None:
-            continue
-        await start_unless_running(
-            client,
-            "employees_load",
-            workkeys.employees_load(pipeline),
-            {"pipeline": pipeline.name, "trigger": "timer"},
-        )
+    await start_per_pipeline(
+        client, "employees_load", workkeys.employees_load, lambda p: p.employees is not None
+    )
 
 
 @bp.timer_trigger(arg_name="timer", schedule="%WRITEBACK_WATCH_SCHEDULE%")
@@ -68,17 +71,12 @@ async def nightly_employees_load(
 async def approval_watch_timer(
     timer: func.TimerRequest, client: df.DurableOrchestrationClient
 ) -> None:
-    settings = get_runtime().settings
-    if not settings.writeback_watch_enabled:
-        return
-    for pipeline in settings.pipelines:
-        if pipeline.writeback is None or not pipeline.writeback.status_export_action:
-            continue
-        await start_unless_running(
+    if get_runtime().settings.writeback_watch_enabled:
+        await start_per_pipeline(
             client,
             "approval_watch",
-            workkeys.approval_watch(pipeline),
-            {"pipeline": pipeline.name, "trigger": "timer"},
+            workkeys.approval_watch,
+            lambda p: p.writeback is not None and bool(p.writeback.status_export_action),
         )
 
 
@@ -87,22 +85,10 @@ async def approval_watch_timer(
 async def subscription_renewal(
     timer: func.TimerRequest, client: df.DurableOrchestrationClient
 ) -> None:
-    for pipeline in get_runtime().settings.pipelines:
-        await start_unless_running(
-            client,
-            "renew_subscriptions",
-            workkeys.renew_subscriptions(pipeline),
-            {"pipeline": pipeline.name, "trigger": "timer"},
-        )
+    await start_per_pipeline(client, "renew_subscriptions", workkeys.renew_subscriptions)
 
 
 @bp.timer_trigger(arg_name="timer", schedule="%POLL_SCHEDULE%")
 @bp.durable_client_input(client_name="client")
 async def change_poll(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
-    for pipeline in get_runtime().settings.pipelines:
-        await start_unless_running(
-            client,
-            "poll_changes",
-            workkeys.poll_changes(pipeline),
-            {"pipeline": pipeline.name, "trigger": "timer"},
-        )
+    await start_per_pipeline(client, "poll_changes", workkeys.poll_changes)

@@ -130,7 +130,12 @@ class Pipeline:
 
 
 class _Table:
-    """A TOML table with its location, for error messages that point at the key."""
+    """A TOML table with its location, for error messages that point at the key.
+
+    Every key the parser asks for is remembered, so that after parsing, a key nobody asked for
+    -- a typo such as ``lines_per_activty`` that would otherwise silently fall back to the
+    default -- is refused by name (``unknown_keys``).
+    """
 
     def __init__(
         self,
@@ -138,14 +143,36 @@ class _Table:
         where: str,
         environ: Mapping[str, str],
         allowed: frozenset[str],
+        family: list[_Table] | None = None,
     ) -> None:
         self.data = data
         self.where = where
         self.environ = environ
         self.allowed = allowed  # settings a ${NAME} reference may name
+        self.asked: set[str] = set()
+        self.family = family if family is not None else []  # every table of the file
+        self.family.append(self)
 
     def child(self, data: Mapping[str, Any], where: str) -> _Table:
-        return _Table(data, where, self.environ, self.allowed)
+        return _Table(data, where, self.environ, self.allowed, self.family)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.asked.add(key)
+        return self.data.get(key, default)
+
+    def has(self, key: str) -> bool:
+        self.asked.add(key)
+        return key in self.data
+
+    def unknown_keys(self) -> None:
+        """Refuse the first key, in any table of the file, that the parser never asked for."""
+        for table in self.family:
+            unknown = sorted(set(table.data) - table.asked)
+            if unknown:
+                known = ", ".join(sorted(table.asked)) or "none"
+                raise ValueError(
+                    f"{table.where}.{unknown[0]}: unknown key (known keys here: {known})"
+                )
 
     def error(self, key: str, expected: str) -> ValueError:
         return ValueError(f"{self.where}.{key}: {expected}")
@@ -162,28 +189,28 @@ class _Table:
         return _VAR.sub(substitute, value)
 
     def text(self, key: str, default: str | None = None) -> str:
-        value = self.data.get(key, default)
+        value = self.get(key, default)
         if not isinstance(value, str) or not value.strip():
             raise self.error(key, "expected a non-empty string")
         return self._expand(key, value).strip()
 
     def optional_text(self, key: str) -> str | None:
-        return self.text(key) if key in self.data else None
+        return self.text(key) if self.has(key) else None
 
     def boolean(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
+        value = self.get(key, default)
         if not isinstance(value, bool):
             raise self.error(key, "expected true or false")
         return value
 
     def integer(self, key: str, default: int, low: int, high: int) -> int:
-        value = self.data.get(key, default)
+        value = self.get(key, default)
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise self.error(key, f"expected a whole number from {low} to {high}")
         return value
 
     def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = self.data.get(key, list(default))
+        value = self.get(key, list(default))
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.error(key, "expected a list of non-empty strings")
         return tuple(value)
@@ -195,7 +222,7 @@ class _Table:
         return value
 
     def table(self, key: str, required: bool = True) -> _Table | None:
-        value = self.data.get(key)
+        value = self.get(key)
         if value is None:
             if required:
                 raise self.error(key, "section is missing")
@@ -205,7 +232,7 @@ class _Table:
         return self.child(value, f"{self.where}.{key}")
 
     def tables(self, key: str) -> list[_Table]:
-        value = self.data.get(key, [])
+        value = self.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             raise self.error(key, "expected an array of tables ([[...]])")
         return [self.child(v, f"{self.where}.{key}[{i}]") for i, v in enumerate(value)]
@@ -267,7 +294,7 @@ def _actuals(t: _Table, dimensions: tuple[DimensionMapping, ...]) -> ActualsConf
     for code in axes:
         if code not in mapped:
             raise a.error("dimensions", f"{code} is not mapped in [[pipeline.dimensions]]")
-    closing = a.data.get("closing_balance_column", "Closing Balance")
+    closing = a.get("closing_balance_column", "Closing Balance")
     if closing is not False and (not isinstance(closing, str) or not closing):
         raise a.error("closing_balance_column", "expected a column name or false")
     return ActualsConfig(
@@ -385,7 +412,7 @@ def _webhooks(t: _Table) -> WebhooksConfig:
 
 
 def _flag(t: _Table) -> str | None:
-    value = t.data.get("deleted_flag_property", "Deleted in BC")
+    value = t.get("deleted_flag_property", "Deleted in BC")
     if not isinstance(value, str):
         raise t.error("deleted_flag_property", 'expected a property name, or "" for none')
     return value.strip() or None
@@ -408,6 +435,7 @@ def load_pipelines(
     if not tables:
         raise ValueError(f"{path.name}: no [[pipeline]] defined")
     pipelines = tuple(_pipeline(t) for t in tables)
+    root.unknown_keys()
     names = [p.name for p in pipelines]
     if len(set(names)) != len(names):
         raise ValueError(f"{path.name}: pipeline names must be unique, got {names}")

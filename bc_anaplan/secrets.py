@@ -8,10 +8,18 @@ PEM certificates, which do not fit in one line).
 Values are cached in memory for ``SECRET_CACHE_TTL_SECONDS`` so that a rotated secret is picked
 up without a restart, registered with the log redaction as soon as they are read, and never put
 into exception messages: errors name the secret and where it was looked for, not its value.
+Secrets that sit in the environment are masked from start-up, before anything reads them
+(``register_environment_secrets``, called by ``bc_anaplan.logs.configure_logging``): a value
+that is only read late, or never (``AZURE_CLIENT_SECRET`` is handed to azure-identity), would
+otherwise reach a log line unmasked.
+
+Where the Key Vault identity comes from is configuration (``AZURE_*`` in ``bc_anaplan.config``);
+this module reads the environment only for secret values.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -22,7 +30,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from bc_anaplan import redaction
-from bc_anaplan.config import Settings
+from bc_anaplan.config import SECRET_SETTING_NAMES, Settings
 
 
 @dataclass(frozen=True)
@@ -89,13 +97,29 @@ class SecretMissing(SecretError):
 VaultReader = Callable[[str], str]
 
 
-def key_vault_reader(settings: Settings, environ: Mapping[str, str]) -> VaultReader:
+def register_environment_secrets(environ: Mapping[str, str]) -> None:
+    """Mask every secret value the environment holds, whether or not it is ever read.
+
+    That is each ``SECRETS`` variable (or the content of the file its ``<NAME>_FILE`` names) and
+    every secret-valued setting (``AZURE_CLIENT_SECRET``). Unreadable files are skipped here;
+    ``SecretStore`` reports them when the secret is needed.
+    """
+    for name in sorted(SECRET_SETTING_NAMES) + [s.env_name for s in SECRETS]:
+        redaction.register_secret(environ.get(name, "").strip())
+        file_name = environ.get(name + "_FILE", "").strip()
+        if file_name:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                redaction.register_secret(Path(file_name).read_text(encoding="utf-8").strip())
+
+
+def key_vault_reader(settings: Settings) -> VaultReader:
     """Read secrets from the configured Key Vault with the app's Azure identity.
 
     In Azure that identity is the Function App's managed identity (``DefaultAzureCredential``).
     Where no managed identity exists (a developer machine, the local sandbox) the Azure SDK's
     documented variables ``AZURE_TENANT_ID``, ``AZURE_CLIENT_ID`` and ``AZURE_CLIENT_SECRET``
-    (and optionally ``AZURE_AUTHORITY_HOST``) select a service principal instead.
+    (and optionally ``AZURE_AUTHORITY_HOST``) select a service principal instead; they are
+    settings (``settings.secrets``), read and validated with the others.
     """
     from azure.identity import ClientSecretCredential, DefaultAzureCredential
     from azure.keyvault.secrets import SecretClient
@@ -105,16 +129,17 @@ def key_vault_reader(settings: Settings, environ: Mapping[str, str]) -> VaultRea
     transport: dict[str, Any] = {}
     if settings.http.ca_bundle:
         transport["connection_verify"] = settings.http.ca_bundle
-    authority = environ.get("AZURE_AUTHORITY_HOST", "").strip() or settings.bc.authority_host
+    identity = settings.secrets
+    authority = identity.azure_authority_host or settings.bc.authority_host
     # Outside the public cloud (sovereign clouds, the local sandbox) MSAL must not ask
     # login.microsoftonline.com to validate the authority.
     private_authority = authority.rstrip("/") != "https://login.microsoftonline.com"
     credential: Any
-    if environ.get("AZURE_CLIENT_SECRET", "").strip():
+    if identity.azure_client_secret:
         credential = ClientSecretCredential(
-            environ.get("AZURE_TENANT_ID", settings.bc.tenant_id),
-            environ.get("AZURE_CLIENT_ID", settings.bc.client_id),
-            environ["AZURE_CLIENT_SECRET"],
+            identity.azure_tenant_id or settings.bc.tenant_id,
+            identity.azure_client_id or settings.bc.client_id,
+            identity.azure_client_secret,
             authority=authority,
             disable_instance_discovery=private_authority,
             **transport,
@@ -210,7 +235,7 @@ class SecretStore:
 
     def _vault_once(self, spec: SecretSpec) -> str:
         if self._vault_reader is None:
-            self._vault_reader = key_vault_reader(self._settings, self._environ)
+            self._vault_reader = key_vault_reader(self._settings)
         return self._vault_reader(spec.vault_name)
 
     def _explain(self, spec: SecretSpec, exc: Exception) -> NoReturn:

@@ -370,7 +370,10 @@ module roles 'modules/roles.bicep' = {
 // @Microsoft.KeyVault(...) references and no BC_CLIENT_SECRET / ANAPLAN_PASSWORD settings.
 //
 // Not set on purpose: AzureWebJobsStorage (a connection string carries the account key; the
-// identity-based AzureWebJobsStorage__accountName replaces it).
+// identity-based AzureWebJobsStorage__accountName replaces it), and AZURE_TENANT_ID,
+// AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_AUTHORITY_HOST (a service principal for Key Vault
+// where no managed identity exists; in Azure the app's system-assigned identity reads the vault,
+// and a client secret in app settings is exactly what Key Vault is there to avoid).
 // ------------------------------------------------------------------------------------------------
 
 var defaultPublicUrl = 'https://${site.properties.defaultHostName}'
@@ -392,6 +395,7 @@ var connectorSettings = {
   ANAPLAN_CERT_FORMAT: anaplanCertFormat
   ANAPLAN_RATE_LIMIT_PER_MINUTE: '600'
   ANAPLAN_POLL_SECONDS: '5'
+  ANAPLAN_UPLOAD_CHUNK_MB: '10'
   KEY_VAULT_URL: keyVault.outputs.vaultUri
   SECRET_CACHE_TTL_SECONDS: '300'
   CONNECTOR_CA_BUNDLE: '' // only for the local sandbox's CA
@@ -409,6 +413,7 @@ var connectorSettings = {
   EMPLOYEES_SCHEDULE: employeesSchedule
   SUBSCRIPTIONS_SCHEDULE: subscriptionsSchedule
   POLL_SCHEDULE: pollSchedule
+  POLL_LAG_SECONDS: '300'
   WRITEBACK_WATCH_SCHEDULE: writebackWatchSchedule
   WRITEBACK_WATCH_ENABLED: writebackWatchEnabled
   NOTIFY_ON: notifyOn

@@ -8,7 +8,10 @@
 * ``status [ID]`` lists the task hub's instances, or shows one.
 
 Before ``start`` and ``run``, a callable ``startup_check()`` in the app's module runs; if it
-raises, its message is printed as one line on stderr and the exit code is 2.
+raises, its message is printed as one line on stderr and the exit code is 2. What the app logs
+while it is imported is held until the check has run, so that an app that also logs its
+configuration error at import (as ``function_app`` does, for Azure) does not print it twice.
+Bad command-line input (``--input`` that is not JSON) also exits 2 with one line.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -40,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "status":
             return _status(args)
+        if args.command == "run":
+            args.payload = _payload(args.input)
         host = _host(args)
     except (ConfigurationError, _StartupFailure) as exc:
         print(" ".join(str(exc).split()), file=sys.stderr)
@@ -86,17 +93,58 @@ class _StartupFailure(Exception):
     pass
 
 
-def _host(args: argparse.Namespace) -> LocalHost:
+def _payload(text: str | None) -> Any:
+    """The orchestration input from ``--input``; a one-line error if it is not JSON."""
+    if text is None:
+        return None
     try:
-        app, module = load_app(args.app)
-    except Exception as exc:
-        raise _StartupFailure(f"cannot load {args.app}: {type(exc).__name__}: {exc}") from exc
-    check = getattr(module, "startup_check", None)
-    if callable(check):
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _StartupFailure(f"--input is not valid JSON: {exc}") from None
+
+
+class _Holding(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def _held_logs() -> Iterator[list[str]]:
+    """Hold what reaches the root logger in the block; on leaving, pass on every record except
+    those that repeat a message added to the yielded list (the failed check's, printed anyway).
+    """
+    root = logging.getLogger()
+    handlers, holding, repeated = root.handlers[:], _Holding(), []
+    root.handlers = [holding]
+    try:
+        yield repeated
+    finally:
+        root.handlers = handlers
+        for record in holding.records:
+            if any(text in record.getMessage() for text in repeated):
+                continue
+            for handler in handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+
+def _host(args: argparse.Namespace) -> LocalHost:
+    with _held_logs() as repeated:
         try:
-            check()
+            app, module = load_app(args.app)
         except Exception as exc:
-            raise _StartupFailure(str(exc)) from exc
+            raise _StartupFailure(f"cannot load {args.app}: {type(exc).__name__}: {exc}") from exc
+        check = getattr(module, "startup_check", None)
+        if callable(check):
+            try:
+                check()
+            except Exception as exc:
+                repeated.append(str(exc))
+                raise _StartupFailure(str(exc)) from exc
     clock = SkippingClock() if args.skip_time else RealClock()
     return LocalHost(app, app_module=module, clock=clock)
 
@@ -122,9 +170,8 @@ def _start(host: LocalHost, args: argparse.Namespace) -> int:
 
 
 def _run(host: LocalHost, args: argparse.Namespace) -> int:
-    payload = json.loads(args.input) if args.input is not None else None
     try:
-        instance_id = host.start_new(args.orchestration, payload, args.instance_id)
+        instance_id = host.start_new(args.orchestration, args.payload, args.instance_id)
     except Exception as exc:
         print(" ".join(str(exc).split()), file=sys.stderr)
         return 1

@@ -32,6 +32,20 @@ from sandbox.common.tls import SandboxTls
 SERVICE_PACKAGES = ("sandbox.entra", "sandbox.keyvault", "sandbox.bc", "sandbox.anaplan")
 # Retry-After the real services send with a 429 when nothing else is configured.
 DEFAULT_RETRY_AFTER_S = {"bc": 5.0, "anaplan_api": 10.0, "anaplan_auth": 10.0}
+# The connector's timer schedules, at the standard values its deployment (infra/main.bicep) sets.
+# They are in ``connector_env`` because a Functions host, the local one included, cannot start a
+# timer whose %SETTING% is unset: without them no connector command would start. The sandbox may
+# not import the app, so the values are restated here; tests/sandbox/test_connector_env.py holds
+# them equal to the connector's declared defaults.
+CONNECTOR_SCHEDULES = {
+    "REFERENCE_SYNC_SCHEDULE": "0 0 2 * * *",
+    "ACTUALS_SCHEDULE": "0 30 2 * * *",
+    "EMPLOYEES_SCHEDULE": "0 0 3 * * *",
+    "WRITEBACK_WATCH_SCHEDULE": "0 */15 * * * *",
+    "SUBSCRIPTIONS_SCHEDULE": "0 0 */12 * * *",
+    "POLL_SCHEDULE": "0 5 * * * *",
+    "RETENTION_SCHEDULE": "0 0 4 * * *",
+}
 
 
 def _bind_loopback() -> socket.socket:
@@ -71,6 +85,7 @@ def base_fields(ctx: SandboxContext) -> dict[str, Any]:
             "CONNECTOR_CA_BUNDLE": str(ctx.tls.ca_path),
             # azure-identity and MSAL use `requests`, which lets this override `verify`
             "REQUESTS_CA_BUNDLE": str(ctx.tls.ca_path),
+            **CONNECTOR_SCHEDULES,
         },
     }
 

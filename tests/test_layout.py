@@ -22,6 +22,7 @@ PACKAGES = [
     "sandbox",
     "local_host",
     "devtools",
+    "tests",
 ]
 # layer -> top-level packages it must never import (architecture.md)
 FORBIDDEN = {
@@ -58,6 +59,16 @@ FORBIDDEN = {
     "activities": {"triggers", "orchestrators", "local_host", "sandbox"},
     "triggers": {"activities", "orchestrators", "local_host", "sandbox"},
     "entities": {"activities", "triggers", "orchestrators", "local_host", "sandbox", "httpx"},
+    # the local host runs any Durable app given on its command line, never this one by name
+    "local_host": {
+        "bc_anaplan",
+        "function_app",
+        "triggers",
+        "orchestrators",
+        "activities",
+        "entities",
+        "sandbox",
+    },
 }
 
 

@@ -62,6 +62,13 @@ DYNAMIC_SETTINGS = {
 NOT_SET_ON_PURPOSE = {
     "AzureWebJobsStorage": "a connection string carries the account key; the identity-based "
     "AzureWebJobsStorage__accountName replaces it",
+    # a service principal for Key Vault where no managed identity exists (a laptop, the sandbox);
+    # in Azure the system-assigned identity reads the vault, and a client secret in app settings
+    # is what Key Vault is there to avoid
+    **dict.fromkeys(
+        ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_AUTHORITY_HOST"),
+        "service principal for Key Vault outside Azure; the managed identity replaces it",
+    ),
 }
 # Settings whose Bicep value deliberately differs from the code default (none today).
 VALUE_OVERRIDES: dict[str, str] = {}

@@ -135,3 +135,14 @@ def test_killed_host_resumes_without_rerunning_completed_activities(
     counts = Counter(log_path.read_text().splitlines())
     assert all(counts[f"end {i}"] == 1 for i in range(8)), counts
     assert [i for i in range(8) if counts[f"start {i}"] != 1] == [3], counts
+
+
+def test_run_with_input_that_is_not_json_prints_one_line_and_exits_2(
+    cli_env: dict[str, str],
+) -> None:
+    done = cli("run", "chain", "--app", APP, "--input", "{city: Oslo}", env=cli_env)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("--input is not valid JSON: "), done.stderr
+    listed = cli("status", "--app", APP, env=cli_env)
+    assert listed.stdout == ""  # nothing was started

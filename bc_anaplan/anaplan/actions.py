@@ -2,9 +2,18 @@
 
 A model builder names the actions; ids are the model's business and may differ between a test
 and a production model, so the pipeline file holds names and the client looks the ids up from
-the paged list endpoints -- once per ``Catalog`` (one per client object, i.e. per run or
-activity), never per call. A name the model does not have fails with the list of names it does
+the paged list endpoints. A name the model does not have fails with the list of names it does
 have, which is usually all an administrator needs to fix the pipeline file.
+
+**Once per run, not once per activity.** Every activity makes its own ``AnaplanClient``, so a
+catalog per client object would list the imports again in each step of a run. The listings are
+kept process-wide instead, per API host, workspace and model, each kind (imports, files...) for at
+most ``CATALOG_LIFETIME_S``, about a run's length. Staleness is bounded three ways: the step
+that opens each Anaplan action of a run (the task watermark, under the model lock) asks for a
+``fresh`` listing, so the id it records is current; a name or file id missing from a remembered
+listing is looked up in a new listing before anything is refused; and a 404 for a remembered id
+re-discovers it once by name (``AnaplanClient``), since an action the model builder recreated
+has a new id. Ids are always discovered, never assumed.
 
 Files get one more guard. ``POST /files/{id}`` with an id that is not a file of the model does
 not fail: Anaplan creates a new, empty file. So the uploader only ever writes to a file this
@@ -15,7 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -174,75 +184,162 @@ def parse_file(item: Mapping[str, Any]) -> ModelFile:
 
 T = TypeVar("T")
 
+CATALOG_LIFETIME_S = 300.0  # about one run; a listing older than this is fetched again
 
-def _named(kind: str, items: Iterable[T], name: str, name_of: Callable[[T], str]) -> T:
-    items = list(items)
-    for item in items:
-        if name_of(item) == name:
-            return item
-    raise UnknownNameError(kind, name, [name_of(i) for i in items])
+
+def _name_of(item: Any) -> str:
+    return str(item.name)
+
+
+@dataclass
+class _Listing:
+    items: list[Any]
+    fetched_at: float  # on the catalog's monotonic clock, read before the request
+
+
+class _ModelListings:
+    """The remembered listings of one model, with a lock per kind (no stampede of listings).
+
+    A lock per kind, not per model: Anaplan holds a read of ``lists`` while a task runs, and
+    that wait must not hold up an activity that only needs the imports.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kind_locks: dict[str, threading.Lock] = {}
+        self.listings: dict[str, _Listing] = {}
+
+    def lock(self, kind: str) -> threading.Lock:
+        with self._lock:
+            return self._kind_locks.setdefault(kind, threading.Lock())
+
+
+_models: dict[tuple[str, str, str], _ModelListings] = {}
+_models_lock = threading.Lock()
+
+
+def _listings_of(key: tuple[str, str, str]) -> _ModelListings:
+    with _models_lock:
+        listings = _models.get(key)
+        if listings is None:
+            listings = _models[key] = _ModelListings()
+        return listings
+
+
+def forget_all_catalogs() -> None:
+    """Drop every remembered listing of the process (tests; a run never needs to)."""
+    with _models_lock:
+        _models.clear()
 
 
 class Catalog:
-    """The model's definitions, each kind listed once on first use and then remembered."""
+    """The model's definitions, listed on first use and shared by the process for a while."""
 
-    def __init__(self, api: ModelApi) -> None:
+    def __init__(
+        self,
+        api: ModelApi,
+        *,
+        lifetime_s: float = CATALOG_LIFETIME_S,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._api = api
-        self._lock = threading.Lock()
-        self._cache: dict[str, list[Any]] = {}
+        self._lifetime_s = lifetime_s
+        self._now = now
+        model = api.model
+        self._model = _listings_of((api.http.spec.base_url, model.workspace_id, model.model_id))
 
-    def _listed(self, key: str, parse: Callable[[Mapping[str, Any]], T]) -> list[T]:
-        with self._lock:
-            if key not in self._cache:
-                items = self._api.collection(self._api.path(key), key)
-                self._cache[key] = [parse(item) for item in items]
-            return list(self._cache[key])
+    def _listing(
+        self, key: str, parse: Callable[[Mapping[str, Any]], T], fresh: bool
+    ) -> tuple[list[T], bool]:
+        """The items of ``key``, and True if they were remembered rather than listed now."""
+        model = self._model
+        with model.lock(key):
+            listing = model.listings.get(key)
+            now = self._now()
+            if not fresh and listing is not None and now - listing.fetched_at < self._lifetime_s:
+                return list(listing.items), True
+            items = [parse(item) for item in self._api.collection(self._api.path(key), key)]
+            model.listings[key] = _Listing(items, now)
+            return list(items), False
 
-    def imports(self) -> list[ImportAction]:
-        return self._listed("imports", parse_import)
+    def _find(
+        self,
+        key: str,
+        parse: Callable[[Mapping[str, Any]], T],
+        matches: Callable[[Any], bool],
+        fresh: bool,
+    ) -> tuple[T | None, list[T]]:
+        """The first item that ``matches``; a miss in a remembered listing is asked again."""
+        items, remembered = self._listing(key, parse, fresh)
+        hits = [item for item in items if matches(item)]
+        if not hits and remembered:
+            items, _ = self._listing(key, parse, True)
+            hits = [item for item in items if matches(item)]
+        return (hits[0] if hits else None), items
 
-    def exports(self) -> list[ExportAction]:
-        return self._listed("exports", parse_export)
+    def _named(
+        self, kind: str, key: str, parse: Callable[[Mapping[str, Any]], T], name: str, fresh: bool
+    ) -> T:
+        found, items = self._find(key, parse, lambda item: _name_of(item) == name, fresh)
+        if found is None:
+            raise UnknownNameError(kind, name, [_name_of(item) for item in items])
+        return found
 
-    def processes(self) -> list[ProcessAction]:
-        return self._listed("processes", parse_process)
+    def imports(self, *, fresh: bool = False) -> list[ImportAction]:
+        return self._listing("imports", parse_import, fresh)[0]
 
-    def actions(self) -> list[ModelAction]:
-        return self._listed("actions", parse_action)
+    def exports(self, *, fresh: bool = False) -> list[ExportAction]:
+        return self._listing("exports", parse_export, fresh)[0]
 
-    def files(self) -> list[ModelFile]:
-        return self._listed("files", parse_file)
+    def processes(self, *, fresh: bool = False) -> list[ProcessAction]:
+        return self._listing("processes", parse_process, fresh)[0]
 
-    def lists(self) -> list[ModelList]:
-        return self._listed("lists", parse_list)
+    def actions(self, *, fresh: bool = False) -> list[ModelAction]:
+        return self._listing("actions", parse_action, fresh)[0]
 
-    def import_named(self, name: str) -> ImportAction:
-        return _named("import", self.imports(), name, lambda a: a.name)
+    def files(self, *, fresh: bool = False) -> list[ModelFile]:
+        return self._listing("files", parse_file, fresh)[0]
 
-    def export_named(self, name: str) -> ExportAction:
-        return _named("export", self.exports(), name, lambda a: a.name)
+    def lists(self, *, fresh: bool = False) -> list[ModelList]:
+        return self._listing("lists", parse_list, fresh)[0]
 
-    def process_named(self, name: str) -> ProcessAction:
-        return _named("process", self.processes(), name, lambda a: a.name)
+    def import_named(self, name: str, *, fresh: bool = False) -> ImportAction:
+        return self._named("import", "imports", parse_import, name, fresh)
 
-    def action_named(self, name: str) -> ModelAction:
-        return _named("action", self.actions(), name, lambda a: a.name)
+    def export_named(self, name: str, *, fresh: bool = False) -> ExportAction:
+        return self._named("export", "exports", parse_export, name, fresh)
 
-    def file_named(self, name: str) -> ModelFile:
-        return _named("file", self.files(), name, lambda f: f.name)
+    def process_named(self, name: str, *, fresh: bool = False) -> ProcessAction:
+        return self._named("process", "processes", parse_process, name, fresh)
 
-    def list_named(self, name: str) -> ModelList:
-        return _named("list", self.lists(), name, lambda a: a.name)
+    def action_named(self, name: str, *, fresh: bool = False) -> ModelAction:
+        return self._named("action", "actions", parse_action, name, fresh)
+
+    def file_named(self, name: str, *, fresh: bool = False) -> ModelFile:
+        return self._named("file", "files", parse_file, name, fresh)
+
+    def list_named(self, name: str, *, fresh: bool = False) -> ModelList:
+        return self._named("list", "lists", parse_list, name, fresh)
+
+    def current(self, action: Action) -> Action:
+        """The model's action of ``action``'s kind and name as listed now (its id may be new)."""
+        finders: dict[str, Callable[..., Action]] = {
+            "imports": self.import_named,
+            "exports": self.export_named,
+            "processes": self.process_named,
+            "actions": self.action_named,
+        }
+        return finders[action.kind](action.name, fresh=True)
 
     def file(self, file_id: str) -> ModelFile:
         """The listed file with this id; ``FileGuardError`` if the model has no such file."""
-        for listed in self.files():
-            if listed.id == file_id:
-                return listed
-        raise FileGuardError(
-            f"file {file_id} is not one of the model's files; refusing to upload to it "
-            "(Anaplan would create a new file instead of failing)"
-        )
+        found, _ = self._find("files", parse_file, lambda listed: listed.id == file_id, False)
+        if found is None:
+            raise FileGuardError(
+                f"file {file_id} is not one of the model's files; refusing to upload to it "
+                "(Anaplan would create a new file instead of failing)"
+            )
+        return found
 
     def source_file(self, action: ImportAction) -> ModelFile:
         """The data source file an import reads, which must be a listed file of the model."""

@@ -2,20 +2,29 @@
 
 It binds together, for one model: the process-wide token (``auth``), the resilient Integration
 API session (``api``), and the catalog of the model's actions and files discovered at runtime
-(``catalog``, listed once per client object). Its methods are thin: the behaviour lives in the
-module that owns it (``files``, ``tasks``, ``dumps``, ``exports``, ``lists``), where it is
-documented and tested. Create one client per activity (or CLI run); they share the token and the
-connection pool, so creating one costs no login.
+(``catalog``, whose listings the process shares for about a run, see ``actions``). Its methods
+are thin: the behaviour lives in the module that owns it (``files``, ``tasks``, ``dumps``,
+``exports``, ``lists``), where it is documented and tested. Create one client per activity (or
+CLI run); they share the token, the connection pool and the listings, so creating one costs no
+login and no discovery.
+
+The client is where a remembered id meets the server. When Anaplan answers 404 to starting an
+action or reading a list found by name, the model builder may have recreated it under the same
+name with a new id: the client lists that kind again and, if the name now has another id, tries
+once more with it. An import that now reads a different file is not started that way, because
+the rows were uploaded into the old one (the caller uploads again, see ``flows.anaplan_steps``).
 
 Ids are normalised and checked in the constructor, before any request is sent.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bc_anaplan.anaplan import dumps, exports, files, lists, tasks
 from bc_anaplan.anaplan.actions import (
@@ -24,14 +33,22 @@ from bc_anaplan.anaplan.actions import (
     ExportAction,
     ImportAction,
     ModelAction,
+    ModelList,
     ProcessAction,
 )
 from bc_anaplan.anaplan.api import ModelApi
 from bc_anaplan.anaplan.auth import AnaplanAuth, Credentials, credentials_from
-from bc_anaplan.anaplan.csvio import DEFAULT_CHUNK_BYTES, Cell
+from bc_anaplan.anaplan.csvio import Cell
+from bc_anaplan.anaplan.errors import AnaplanNotFoundError
 from bc_anaplan.anaplan.ids import ModelRef
 from bc_anaplan.config import Settings
 from bc_anaplan.secrets import SecretStore
+
+log = logging.getLogger("bc_anaplan.anaplan.client")
+
+MB = 1024 * 1024
+R = TypeVar("R")
+Item = TypeVar("Item")
 
 
 class AnaplanClient:
@@ -52,6 +69,7 @@ class AnaplanClient:
         )
         self.api = ModelApi(settings, self.auth, self.model, sleep=sleep)
         self.catalog = Catalog(self.api)
+        self.upload_chunk_bytes = settings.anaplan.upload_chunk_mb * MB
         self._clock = clock
 
     @classmethod
@@ -65,17 +83,36 @@ class AnaplanClient:
         )
 
     # -- discovery -------------------------------------------------------------------------------
-    def find_import(self, name: str) -> ImportAction:
-        return self.catalog.import_named(name)
+    # ``fresh=True`` lists the kind again instead of using the process's remembered listing.
+    def find_import(self, name: str, *, fresh: bool = False) -> ImportAction:
+        return self.catalog.import_named(name, fresh=fresh)
 
-    def find_export(self, name: str) -> ExportAction:
-        return self.catalog.export_named(name)
+    def find_export(self, name: str, *, fresh: bool = False) -> ExportAction:
+        return self.catalog.export_named(name, fresh=fresh)
 
-    def find_process(self, name: str) -> ProcessAction:
-        return self.catalog.process_named(name)
+    def find_process(self, name: str, *, fresh: bool = False) -> ProcessAction:
+        return self.catalog.process_named(name, fresh=fresh)
 
-    def find_action(self, name: str) -> ModelAction:
-        return self.catalog.action_named(name)
+    def find_action(self, name: str, *, fresh: bool = False) -> ModelAction:
+        return self.catalog.action_named(name, fresh=fresh)
+
+    def recreated(self, action: Action) -> Action | None:
+        """The action the model now has under ``action``'s name, if its id is a new one.
+
+        For a 404 on an id found earlier: lists the kind again (``UnknownNameError`` if the name
+        is gone too) and returns None when the id is unchanged, i.e. the 404 has another cause.
+        """
+        current = self.catalog.current(action)
+        if current.id == action.id:
+            return None
+        log.warning(
+            "Anaplan %s %r has a new id (%s, was %s): the model builder recreated it",
+            action.label,
+            action.name,
+            current.id,
+            action.id,
+        )
+        return current
 
     def model_state(self) -> str:
         """The model's ``activeState`` (UNLOCKED, LOCKED, ARCHIVED, ... an open set)."""
@@ -89,16 +126,19 @@ class AnaplanClient:
         rows: Iterable[Sequence[Cell]],
         *,
         header: Sequence[str] | None = None,
-        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        chunk_bytes: int | None = None,
         compression_level: int = 6,
     ) -> files.UploadResult:
-        """Stream ``rows`` into the file ``action`` imports from (see ``files.upload_rows``)."""
+        """Stream ``rows`` into the file ``action`` imports from (see ``files.upload_rows``).
+
+        Chunks hold ``chunk_bytes`` uncompressed, by default ``ANAPLAN_UPLOAD_CHUNK_MB``.
+        """
         return files.upload_rows(
             self.api,
             self.catalog.source_file(action),
             rows,
             header=header,
-            chunk_bytes=chunk_bytes,
+            chunk_bytes=chunk_bytes or self.upload_chunk_bytes,
             compression_level=compression_level,
         )
 
@@ -107,7 +147,7 @@ class AnaplanClient:
         action: ImportAction,
         blocks: Iterable[bytes],
         *,
-        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        chunk_bytes: int | None = None,
         compression_level: int = 6,
     ) -> files.UploadResult:
         """Stream ready-made CSV bytes into the file ``action`` imports from."""
@@ -115,7 +155,7 @@ class AnaplanClient:
             self.api,
             self.catalog.source_file(action),
             blocks,
-            chunk_bytes=chunk_bytes,
+            chunk_bytes=chunk_bytes or self.upload_chunk_bytes,
             compression_level=compression_level,
         )
 
@@ -127,7 +167,24 @@ class AnaplanClient:
     def start_task(
         self, action: Action, *, mapping: Mapping[str, str] | None = None, locale: str = "en_US"
     ) -> tasks.TaskHandle:
-        return tasks.start_task(self.api, action, mapping=mapping, locale=locale, clock=self._clock)
+        """Start ``action`` once (see ``tasks.start_task``); the handle names the action started.
+
+        On a 404 the action is looked up again by name; a recreated one is started instead,
+        unless it is an import that now reads another file (then the 404 is raised).
+        """
+
+        def start(chosen: Action) -> tasks.TaskHandle:
+            return tasks.start_task(
+                self.api, chosen, mapping=mapping, locale=locale, clock=self._clock
+            )
+
+        try:
+            return start(action)
+        except AnaplanNotFoundError:
+            current = self.recreated(action)
+            if current is None or _reads_another_file(action, current):
+                raise
+            return start(current)
 
     def task_started_since(
         self, action: Action, since_s: float, *, skew_s: float = 0.0
@@ -179,14 +236,54 @@ class AnaplanClient:
         deadline_s: float = 3600.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> exports.ExportFile:
-        return exports.run_export(self.api, export, destination, deadline_s=deadline_s, sleep=sleep)
+        """Start, wait for and download an export (the CLI's one-call form)."""
+        handle = self.start_task(export)
+        status = self.wait_for_task(
+            handle.action, handle.task_id, deadline_s=deadline_s, sleep=sleep
+        )
+        return self.download_export(status, destination)
 
     def list_metadata(self, list_name: str) -> lists.ListMetadata:
-        return lists.list_metadata(self.api, self.catalog.list_named(list_name))
+        return self._on_list(list_name, lambda found: lists.list_metadata(self.api, found))
 
     def list_items(self, list_name: str) -> Iterator[lists.ListItem]:
-        return lists.list_items(self.api, self.catalog.list_named(list_name))
+        """The list's items; the first page is read now, so a 404 can re-discover the list."""
+        return self._on_list(list_name, lambda found: _started(lists.list_items(self.api, found)))
+
+    def _on_list(self, list_name: str, call: Callable[[ModelList], R]) -> R:
+        found = self.catalog.list_named(list_name)
+        try:
+            return call(found)
+        except AnaplanNotFoundError:
+            current = self.catalog.list_named(list_name, fresh=True)
+            if current.id == found.id:
+                raise
+            log.warning(
+                "Anaplan list %r has a new id (%s, was %s)", list_name, current.id, found.id
+            )
+            return call(current)
 
     def logout(self) -> bool:
         """Revoke the process's token for these credentials (at shutdown)."""
         return self.auth.logout()
+
+
+def _reads_another_file(old: Action, new: Action) -> bool:
+    """A recreated import that reads another file than the one the caller uploaded into."""
+    if not isinstance(old, ImportAction) or not isinstance(new, ImportAction):
+        return False
+    if new.data_source_id != old.data_source_id:
+        log.warning(
+            "recreated import %r reads file %s, not %s: not started with the old upload",
+            new.name,
+            new.data_source_id,
+            old.data_source_id,
+        )
+        return True
+    return False
+
+
+def _started(items: Iterator[Item]) -> Iterator[Item]:
+    """``items`` with its first element already read, so the first request's errors raise now."""
+    first = next(items, None)
+    return items if first is None else itertools.chain([first], items)

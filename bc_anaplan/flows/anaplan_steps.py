@@ -6,6 +6,13 @@ after that can only be this run's (it holds the lease), so a retried activity ad
 uploading and starting again. Comparing Anaplan timestamps with Anaplan timestamps means no clock
 skew between Azure and Anaplan can make a previous run's task look like this one's.
 
+Discovery happens once per action of a run: the watermark lists the action's kind afresh (so the
+id whose tasks it reads is the model's current one, not one remembered from an earlier run), and
+the steps after it find the action in the process's remembered listing (``anaplan.actions``). If
+the model builder recreated the import in between, starting it answers 404; the client then
+finds the new id, and when the new import reads another file, ``upload_and_start`` uploads again
+into that file before starting it.
+
 ``task_result`` turns the final task state into counts and audit rows: every row Anaplan
 rejected is read from the failure dump right away (the dump is overwritten by the next run and
 deleted after 48 hours).
@@ -16,6 +23,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from bc_anaplan.anaplan.errors import AnaplanNotFoundError
 from bc_anaplan.anaplan.tasks import TaskHandle
 from bc_anaplan.audit import AuditRecord, StepRecord, utc_now
 from bc_anaplan.runtime import Runtime
@@ -28,16 +36,18 @@ def _task_ref(handle: TaskHandle, spec: dict[str, Any]) -> dict[str, Any]:
     return {**handle.to_dict(), "pipeline": spec["pipeline"], "action_name": spec["action_name"]}
 
 
-def _action(client: Any, spec: dict[str, Any]) -> Any:
+def _current_action(client: Any, spec: dict[str, Any]) -> Any:
+    """The action as the model lists it now: a remembered id of a recreated action would read
+    an empty task list (Anaplan answers 200 for an unknown action's tasks) and a watermark of 0."""
     if spec.get("kind") == "export":
-        return client.find_export(spec["action_name"])
-    return client.find_import(spec["action_name"])
+        return client.find_export(spec["action_name"], fresh=True)
+    return client.find_import(spec["action_name"], fresh=True)
 
 
 def task_watermark(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
     """The newest creation time among the action's tasks, on Anaplan's clock (0: none yet)."""
     client = rt.anaplan(spec["pipeline"])
-    times = [t.creation_time_ms or 0 for t in client.list_tasks(_action(client, spec))]
+    times = [t.creation_time_ms or 0 for t in client.list_tasks(_current_action(client, spec))]
     return {"after_ms": max(times, default=0)}
 
 
@@ -53,6 +63,19 @@ def _adoptable(client: Any, action: Any, spec: dict[str, Any]) -> TaskHandle | N
 def upload_and_start(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
     client = rt.anaplan(spec["pipeline"])
     action = client.find_import(spec["action_name"])
+    try:
+        return _upload_and_start(rt, client, action, spec)
+    except AnaplanNotFoundError:
+        # recreated and reading another file (the client restarts it itself otherwise)
+        current = client.recreated(action)
+        if current is None:
+            raise
+        return _upload_and_start(rt, client, current, spec)
+
+
+def _upload_and_start(
+    rt: Runtime, client: Any, action: Any, spec: dict[str, Any]
+) -> dict[str, Any]:
     existing = _adoptable(client, action, spec)
     if existing is not None:
         return {"task": _task_ref(existing, spec), "upload": {}, "adopted": True}

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from bc_anaplan.anaplan import AnaplanClient
+from bc_anaplan.anaplan.actions import forget_all_catalogs
 from bc_anaplan.anaplan.auth import forget_all_tokens
 from bc_anaplan.config import Settings, load_settings
 from bc_anaplan.secrets import SecretStore
@@ -148,6 +149,15 @@ def client(anaplan_sandbox: dict[str, Any]) -> AnaplanClient:
 @pytest.fixture
 def client_factory(anaplan_sandbox: dict[str, Any]) -> Callable[..., AnaplanClient]:
     return lambda **kwargs: make_client(anaplan_sandbox, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def fresh_catalogs() -> Iterator[None]:
+    """Each test discovers the model's actions itself, so its counts of listings are its own
+    (the process remembers listings for a few minutes, across client objects)."""
+    forget_all_catalogs()
+    yield
+    forget_all_catalogs()
 
 
 @pytest.fixture

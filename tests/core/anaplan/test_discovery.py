@@ -64,8 +64,10 @@ def test_names_are_resolved_once_and_unknown_ones_list_the_choices(
     with RequestDelta(control) as api:
         departments = client.find_import("Import Departments")
         actuals = client.find_import("Import GL Actuals")
-        with pytest.raises(UnknownNameError) as caught:
-            client.find_import("Import Gl Actuals")
+    assert api.count("GET", "/imports") == 1
+    # a name the remembered listing lacks is asked for once more (it may just have been added)
+    with RequestDelta(control) as api, pytest.raises(UnknownNameError) as caught:
+        client.find_import("Import Gl Actuals")
     assert api.count("GET", "/imports") == 1
     assert departments.import_type == "HIERARCHY_DATA" and actuals.import_type == "MODULE_DATA"
     message = str(caught.value)

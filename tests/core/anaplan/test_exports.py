@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bc_anaplan.anaplan import AnaplanClient, TaskFailedError
-from bc_anaplan.anaplan.files import write_atomically
-from bc_anaplan.anaplan.tasks import CANCELLED, TaskHandle
+from bc_anaplan.anaplan.files import sorted_chunk_ids, write_atomically
+from bc_anaplan.anaplan.tasks import CANCELLED, COMPLETE, TaskHandle
 from bc_anaplan.http import TransportFailure
 from tests.core.anaplan.conftest import MODEL_ROUTE, RequestDelta, Sandbox
 
@@ -73,6 +73,31 @@ def test_a_cancelled_export_is_not_handed_on_even_though_an_old_file_exists(
         client.download_export(handle, tmp_path / "today.csv")
     assert not (tmp_path / "today.csv").exists()
     assert api.count("GET", "/files/{fileId}/chunks") == 0
+
+
+def test_a_failed_export_is_not_handed_on_even_though_an_old_file_exists(
+    client: AnaplanClient, control: Sandbox, tmp_path: Path
+) -> None:
+    """COMPLETE is not success: a task that ended ``successful: false`` produced no new file,
+    so what the export's file holds is an earlier run's output and must not be read."""
+    export = client.find_export("Export Plan Status")
+    client.run_export(export, tmp_path / "yesterday.csv", sleep=nap)  # the file now has content
+    control.control("fail-tasks", {"action": export.name, "count": 1})
+    try:
+        handle = client.start_task(export)
+        failed = client.wait_for_task(export, handle.task_id, deadline_s=60, sleep=nap)
+    finally:
+        control.control("fail-tasks", {"action": export.name, "count": 0})
+    assert failed.state == COMPLETE and failed.result is not None
+    assert not failed.result.successful and not failed.succeeded
+    assert sorted_chunk_ids(client.api.get(client.api.path("files", export.file_id, "chunks")))
+    with RequestDelta(control) as api, pytest.raises(TaskFailedError, match="without success"):
+        client.download_export(failed, tmp_path / "today.csv")
+    with pytest.raises(TaskFailedError, match="without success"):  # judged by the server
+        client.download_export(handle, tmp_path / "today.csv")
+    assert not (tmp_path / "today.csv").exists()
+    assert api.count("GET", "/files/{fileId}/chunks") == 0
+    assert api.count("GET", "/files/{fileId}/chunks/{chunkId}") == 0
 
 
 def test_an_export_that_ran_again_since_is_not_handed_on(

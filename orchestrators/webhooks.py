@@ -1,12 +1,16 @@
 """Orchestrations behind BC webhooks and polling.
 
-* ``webhook_apply`` -- started by the notification endpoint for one delivery's notifications
-  about one entity set: read what changed, then align the affected lists (exactly as reference
-  sync does) or record the G/L periods the next actuals load recomputes.
-* ``renew_subscriptions`` -- timer: one live subscription per configured resource.
-* ``commitments_load`` -- open purchase orders into the Commitments import, when they changed.
-* ``poll_changes`` -- timer: commitments, plus every list whose BC source has no live
-  subscription, so a lost webhook never means lost data.
+* ``webhook_apply`` -- started by the notification endpoint for the new notifications of one
+  delivery about one entity set: read what changed, then align the affected lists (exactly as
+  reference sync does) or record the G/L periods the next actuals load recomputes.
+* ``renew_subscriptions`` -- timer: one live subscription per configured resource, within BC's
+  200; what could not be subscribed is polled.
+* ``commitments_load`` -- open purchase orders into the Commitments import, when any changed or
+  was deleted.
+* ``poll_changes`` -- timer: commitments, plus every resource without a live subscription:
+  changed lists are aligned, new G/L entries mark their periods or -- with
+  ``webhooks.autoload_actuals``, as a notification would -- run the incremental actuals load.
+  The poll marks are committed last, so anything that failed is polled again.
 """
 
 from __future__ import annotations
@@ -127,6 +131,14 @@ def poll_changes(context: df.DurableOrchestrationContext) -> Steps:
             )
         polled = yield context.call_activity("poll_unsubscribed", run)
         aligned = yield from align(context, plan, polled["lists"])
+        actuals = None
+        if polled.get("load_actuals"):
+            context.set_custom_status({"step": "incremental actuals load"})
+            actuals = yield context.call_sub_orchestrator(
+                "actuals_load",
+                {"pipeline": plan["pipeline"], "mode": "incremental", "trigger": "parent"},
+                instance_id=f"{context.instance_id}:actuals",
+            )
         yield context.call_activity("commit_poll_marks", {**run, "marks": polled["marks"]})
     except Exception as exc:
         yield from fail(context, exc)
@@ -135,6 +147,8 @@ def poll_changes(context: df.DurableOrchestrationContext) -> Steps:
         "commitments": None if commitments is None else commitments["state"],
         "polled": polled["changed_entity_sets"],
         "lists": aligned,
+        "pending_periods": polled.get("pending_periods", []),
+        "actuals": None if actuals is None else actuals["state"],
     }
     result = yield from finish(context, summary)
     return {**result, "summary": summary}

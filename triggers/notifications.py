@@ -10,13 +10,28 @@ Anonymous at the Functions level -- BC cannot send a function key -- so it prote
 * every item's ``clientState`` must equal the configured secret (constant-time comparison), or
   the whole request gets 401 and nothing is started;
 * items of unknown subscriptions are ignored and logged;
-* nothing is read from BC or Anaplan here: per delivery and entity set one ``webhook_apply``
-  orchestration is started, with an instance id derived from the notifications themselves, so
-  BC's retries and duplicates start nothing twice. The answer (202) comes in well under a second.
+* nothing is read from BC or Anaplan here: for the items not seen before, one ``webhook_apply``
+  orchestration is started per entity set, and the answer (202) comes in well under a second.
+
+Deduplication is per notification item (``flows.seen_notifications``: subscription, resource,
+change type and ``lastModifiedDateTime``), not per delivery, because BC combines whatever is
+pending into one POST: the same change can come alone and then again next to another one. The
+order of the steps is chosen so that a crash never loses a notification -- a repeated run is
+harmless (aligning a list or marking periods twice changes nothing), a lost one is not:
+
+1. look up which items already have a "seen" row; drop those;
+2. start the runs for the rest, each under an instance id derived from exactly its items, so a
+   concurrent or retried delivery of the same items finds the instance and starts nothing;
+3. only then write the "seen" rows, and answer 202.
+
+Written before the start, a row would make BC's retry after a crash in between skip an item
+that never started anything. Written after, the same crash costs at most one repeated run. If
+starting (or the lookup) fails, the answer is 503 and BC delivers again later (reference §8.6).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -29,8 +44,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from bc_anaplan import workkeys
+from bc_anaplan.flows.seen_notifications import SeenNotifications, identity
 from bc_anaplan.flows.webhooks import GL_ENTRIES, SubscriptionStore, entity_set_of, item_identities
 from bc_anaplan.runtime import get_runtime
+from bc_anaplan.storage import safe_key
 from triggers.starting import start_unless_running
 
 bp = df.Blueprint()
@@ -100,6 +117,7 @@ def authentic(items: list[dict[str, str]], secret: str) -> bool:
 
 
 def instance_for(items: list[dict[str, str]]) -> str:
+    """The instance id of a run for exactly these items (BC's retries compute the same one)."""
     digest = hashlib.sha256("\n".join(item_identities(items)).encode()).hexdigest()
     return f"webhook:{digest[:40]}"
 
@@ -137,46 +155,70 @@ async def bc_notifications(
     if not authentic(items, runtime.secrets.get("bc_webhook_client_state")):
         log.warning("rejected a notification delivery with a wrong clientState")
         return problem(401, "clientState does not match")
-    started = await start_runs(client, items)
+    try:
+        started = await start_runs(client, items)
+    except Exception:
+        log.exception("could not start the runs for a notification delivery; BC will retry")
+        return func.HttpResponse(
+            json.dumps({"error": {"code": "503", "message": "try again later"}}),
+            status_code=503,
+            mimetype="application/json",
+            headers={"Retry-After": "60"},
+        )
     return text(202, json.dumps(started), "application/json")
 
 
 async def start_runs(
     client: df.DurableOrchestrationClient, items: list[dict[str, str]]
 ) -> dict[str, Any]:
+    """Start the work for the items not seen before (the order is in the module docstring)."""
     runtime = get_runtime()
     known = {s["RowKey"]: s for s in SubscriptionStore(runtime).all()}
-    groups: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
-    ignored = 0
+    ours: list[dict[str, str]] = []
     for item in items:
-        subscription = known.get(item["subscriptionId"])
-        if subscription is None:
-            ignored += 1
+        if safe_key(item["subscriptionId"]) in known:
+            ours.append(item)
+        else:
             log.warning("notification for unknown subscription %s ignored", item["subscriptionId"])
-            continue
+    seen = SeenNotifications(runtime.storage)
+    fresh = await asyncio.to_thread(seen.unseen, ours)
+    groups: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
+    for item in fresh:
+        subscription = known[safe_key(item["subscriptionId"])]
         groups[(subscription["Pipeline"], entity_set_of(item["resource"]))].append(item)
-    started, duplicates = [], []
+    started, duplicates, instances = [], [], {}
     for (pipeline, entity_set), group in groups.items():
         instance = instance_for(group)
         if await start_once(client, instance, webhook_input(pipeline, entity_set, group)):
             started.append(instance)
         else:
             duplicates.append(instance)
+        instances.update({identity(i): instance for i in group})
         if entity_set == GL_ENTRIES:
             await maybe_load_actuals(client, pipeline)
-    return {"started": started, "duplicates": duplicates, "ignored": ignored}
+    await asyncio.to_thread(seen.remember, fresh, instances)
+    return {
+        "started": started,
+        "duplicates": duplicates,
+        "seen_before": len(ours) - len(fresh),
+        "ignored": len(items) - len(ours),
+    }
 
 
 async def start_once(
     client: df.DurableOrchestrationClient, instance: str, request: dict[str, Any]
 ) -> bool:
+    """Start ``instance`` unless it exists; False if it did. A failed start raises."""
     status = await client.get_status(instance)
     if status.runtime_status is not None:
         return False  # BC delivered the same notifications again
     try:
         await client.start_new("webhook_apply", instance, request)
-    except Exception as exc:  # started by a concurrent delivery of the same notifications
-        log.info("notification run %s not started again: %s", instance, exc)
+    except Exception:
+        again = await client.get_status(instance)
+        if again.runtime_status is None:
+            raise  # not started by anyone: the caller answers 503 so BC retries
+        log.info("notification run %s was started by a concurrent delivery", instance)
         return False
     return True
 

@@ -3,17 +3,27 @@
 Each decoder takes one parsed JSON object (as BC sent it, narrowed by ``$select``) and returns a
 frozen dataclass with plain Python values: ``Decimal`` amounts, ``date``/aware ``datetime``,
 unescaped enum names, ``None`` for BC's blank dates. Nothing past this module sees a BC
-encoding. A missing or malformed field raises ``BcDecodeError`` naming the entity and field.
-Employees carry no personal data unless the caller asks for named fields (``personal``).
+encoding. Employees carry no personal data unless the caller asks for named fields
+(``personal``).
+
+Decoding is strict about types, because a lenient reading turns bad input into wrong data in
+Anaplan rather than an error: ``bool("false")`` is true (an account sent as blocked), ``str(100)``
+is a dimension value code BC never had (a member added, the real one flagged as gone). A record
+that is not a JSON object, a missing field, or a value of the wrong type or out of BC's range
+raises ``BcDecodeError`` naming the entity, the record (its number or code, else its id) and the
+field, so the run fails with a message a finance admin can act on. G/L entries, millions at a
+time, keep a fast path that reads fields directly and explains a failure afterwards
+(``diagnose_entry``); the other entity sets are small and go through ``_Fields``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from bc_anaplan.bc.encoding import (
     InexactNumber,
@@ -27,22 +37,126 @@ from bc_anaplan.bc.errors import BcDecodeError
 Json = Mapping[str, Any]
 T = TypeVar("T")
 
-
-def _get(raw: Json, name: str) -> Any:
-    try:
-        return raw[name]
-    except KeyError:
-        raise BcDecodeError(f"field {name!r} is missing from a BC record") from None
-
-
-def _text(raw: Json, name: str) -> str:
-    value = _get(raw, name)
-    return "" if value is None else str(value)
+# AL's Decimal holds -999,999,999,999,999.99 .. +999,999,999,999,999.99 (the "Decimal Data
+# Type" page of the AL reference): no BC field can carry more. A larger number is not an amount
+# BC sent, and one near 1e300 would lose its cents silently in 28-digit Decimal arithmetic.
+BC_DECIMAL_MAX = Decimal("999999999999999.99")
+_LOWEST = -BC_DECIMAL_MAX
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_FORMATTED_AMOUNT = re.compile(r"-?\d+(\.\d+)?")  # once the thousands separators are gone
 
 
-def _children(raw: Json, name: str, decode: Callable[[Json], T]) -> tuple[T, ...]:
-    """An ``$expand``ed navigation; absent when not expanded."""
-    return tuple(decode(child) for child in raw.get(name) or ())
+def _refuse(expected: str, value: Any) -> NoReturn:
+    raise BcDecodeError(f"expected {expected}, got {value!r}")
+
+
+# --- value decoders: one BC encoding each, raising BcDecodeError that says what was expected ---
+
+
+def _text(value: Any) -> str:
+    """Text; BC writes blanks as ``""``, ``null`` is read as blank too."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else _refuse("text", value)
+
+
+def _code(value: Any) -> str:
+    """A record's key (account number, dimension value code, ...): text, never blank in BC."""
+    return value if isinstance(value, str) and value.strip() else _refuse("a non-blank code", value)
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else _refuse("true or false", value)
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return _refuse("a whole number", value)
+
+
+def _amount(value: Any) -> Decimal:
+    """A BC decimal: a JSON number (or exact decimal text), finite, within BC's range."""
+    number = to_decimal(value)
+    if number.is_finite() and -BC_DECIMAL_MAX <= number <= BC_DECIMAL_MAX:  # NaN: no compare
+        return number
+    return _refuse("a finite amount within BC's range of +/-999,999,999,999,999.99", value)
+
+
+def _day(value: Any) -> date | None:
+    """``YYYY-MM-DD`` (``0001-01-01`` = blank); not a number, not a date with text after it."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        return _refuse("a date like 2024-03-28", value)
+    return parse_date(value)
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is not None and not isinstance(value, str):
+        return _refuse("a UTC datetime like 2024-03-28T10:15:42.53Z", value)
+    return parse_datetime(value)
+
+
+def _list_of(decode: Callable[[Any], T]) -> Callable[[Any], tuple[T, ...]]:
+    """An ``$expand``ed navigation: a JSON array of records."""
+
+    def decode_all(value: Any) -> tuple[T, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            return _refuse("a list of records", value)
+        return tuple(decode(child) for child in value)
+
+    return decode_all
+
+
+class _Fields:
+    """One raw record being decoded: every error names the entity, the record and the field.
+
+    ``entity`` is what a finance admin calls it ("account", "purchase order line"), ``key`` the
+    field that identifies it to them (its number or code); when that is missing or malformed,
+    the record is named by its id.
+    """
+
+    __slots__ = ("entity", "id_field", "key", "raw")
+
+    def __init__(self, raw: Any, entity: str, key: str, id_field: str = "id") -> None:
+        if not isinstance(raw, Mapping):
+            raise BcDecodeError(f"a BC {entity} record is not a JSON object: {str(raw)[:80]!r}")
+        self.raw, self.entity, self.key, self.id_field = raw, entity, key, id_field
+
+    def name(self, failing: str = "") -> str:
+        """The record as a finance admin knows it; by its id when its key is what failed."""
+        key, record_id = self.raw.get(self.key), self.raw.get(self.id_field)
+        if failing != self.key and ((isinstance(key, str) and key.strip()) or type(key) is int):
+            return f"{self.entity} {key}"
+        if isinstance(record_id, str) and record_id:
+            return f"{self.entity} with {self.id_field} {record_id}"
+        return f"a {self.entity} without {self.key} or {self.id_field}"
+
+    def __call__(self, field: str, decode: Callable[[Any], T]) -> T:
+        """The decoded value of a field the ``$select`` asked for (so it must be there)."""
+        try:
+            value = self.raw[field]
+        except KeyError:
+            raise BcDecodeError(f"field {field!r} is missing from {self.name(field)}") from None
+        return self._decoded(field, value, decode)
+
+    def expanded(self, field: str, decode: Callable[[Any], tuple[T, ...]]) -> tuple[T, ...]:
+        """An ``$expand``ed navigation, absent when the read did not expand it."""
+        if field not in self.raw:
+            return ()
+        return self._decoded(field, self.raw[field], decode)
+
+    def _decoded(self, field: str, value: Any, decode: Callable[[Any], T]) -> T:
+        try:
+            return decode(value)
+        except InexactNumber:
+            raise  # not an error: the pager re-parses the page with exact decimals
+        except (ValueError, TypeError, AttributeError) as exc:  # BcDecodeError is a ValueError
+            message = f"field {field!r} of {self.name(field)} is not valid: {exc}"
+            raise BcDecodeError(message) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +174,10 @@ _MAX_SETS = 65_536
 
 
 def _dimension_set(raw: Json) -> tuple[DimensionSetLine, ...]:
-    children = raw.get("dimensionSetLines")
+    return _set_lines(raw.get("dimensionSetLines"))
+
+
+def _set_lines(children: Any) -> tuple[DimensionSetLine, ...]:
     if not children:
         return ()
     try:
@@ -93,7 +210,8 @@ class Company:
 
 
 def decode_company(raw: Json) -> Company:
-    return Company(_text(raw, "id"), _text(raw, "name"), _text(raw, "displayName"))
+    f = _Fields(raw, "company", "name")
+    return Company(f("id", _code), f("name", _code), f("displayName", _text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,16 +228,17 @@ class Account:
 
 
 def decode_account(raw: Json) -> Account:
+    f = _Fields(raw, "account", "number")
     return Account(
-        id=_text(raw, "id"),
-        number=_text(raw, "number"),
-        display_name=_text(raw, "displayName"),
-        category=unescape_enum(_get(raw, "category")),
-        sub_category=_text(raw, "subCategory"),
-        account_type=unescape_enum(_get(raw, "accountType")),
-        blocked=bool(_get(raw, "blocked")),
-        direct_posting=bool(_get(raw, "directPosting")),
-        last_modified=parse_datetime(_get(raw, "lastModifiedDateTime")),
+        id=f("id", _code),
+        number=f("number", _code),
+        display_name=f("displayName", _text),
+        category=f("category", unescape_enum),
+        sub_category=f("subCategory", _text),
+        account_type=f("accountType", unescape_enum),
+        blocked=f("blocked", _flag),
+        direct_posting=f("directPosting", _flag),
+        last_modified=f("lastModifiedDateTime", _moment),
     )
 
 
@@ -155,23 +274,29 @@ def decode_gl_entry(raw: Json) -> GlEntry:
     try:
         posting_date = parse_date(raw["postingDate"])
         if posting_date is None:
-            raise BcDecodeError(f"G/L entry {raw.get('entryNumber')} has a blank posting date")
+            raise BcDecodeError(f"{entry_name(raw)} has a blank posting date")
+        number = raw["entryNumber"]
+        if type(number) is not int:  # not int(): that takes "12" and truncates 12.7
+            raise TypeError("entryNumber")
+        debit, credit = to_decimal(raw["debitAmount"]), to_decimal(raw["creditAmount"])
+        if not (_LOWEST <= debit <= BC_DECIMAL_MAX and _LOWEST <= credit <= BC_DECIMAL_MAX):
+            raise ValueError("an amount beyond BC's range")  # diagnose_entry names the field
         return GlEntry(
             raw["id"],
-            int(raw["entryNumber"]),
+            number,
             posting_date,
             raw["documentNumber"],
             unescape_enum(raw["documentType"]),
             raw["accountId"],
             raw["accountNumber"],
             raw["description"],
-            to_decimal(raw["debitAmount"]),
-            to_decimal(raw["creditAmount"]),
+            debit,
+            credit,
             parse_datetime(raw["lastModifiedDateTime"]),
             _dimension_set(raw),
         )
     except KeyError as exc:  # the hot path reads fields directly; name the missing one
-        raise BcDecodeError(f"field {exc.args[0]!r} is missing from a G/L entry") from None
+        raise BcDecodeError(f"field {exc.args[0]!r} is missing from {entry_name(raw)}") from None
     except InexactNumber:
         raise  # the pager re-parses the page with exact decimals
     except (ValueError, TypeError, AttributeError) as exc:
@@ -189,30 +314,36 @@ _ENTRY_FIELDS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
         ),
     ),
     ("postingDate", lambda v: parse_date(v) or _refuse("a date, not a blank posting date", v)),
-    ("debitAmount", to_decimal),
-    ("creditAmount", to_decimal),
+    ("debitAmount", _amount),
+    ("creditAmount", _amount),
     ("lastModifiedDateTime", parse_datetime),
     ("dimensionSetLines", lambda v: v is None or isinstance(v, list) or _refuse("a list", v)),
 )
-
-
-def _refuse(expected: str, value: Any) -> Any:
-    raise BcDecodeError(f"expected {expected}, got {value!r}")
 
 
 def diagnose_entry(raw: Any, cause: Exception) -> BcDecodeError:
     """Name the entry and the field a G/L entry record failed on (slow path, errors only)."""
     if not isinstance(raw, Mapping):
         return BcDecodeError(f"a G/L entry record is not a JSON object: {str(raw)[:80]!r}")
-    entry = raw.get("entryNumber", "?")
+    entry = entry_name(raw)
     for name, check in _ENTRY_FIELDS:
         if name not in raw:
             continue
         try:
             check(raw[name])
         except (ValueError, TypeError, AttributeError) as exc:
-            return BcDecodeError(f"field {name!r} of G/L entry {entry} is not valid: {exc}")
-    return BcDecodeError(f"G/L entry {entry} could not be decoded: {cause}")
+            return BcDecodeError(f"field {name!r} of {entry} is not valid: {exc}")
+    return BcDecodeError(f"{entry} could not be decoded: {cause}")
+
+
+def entry_name(raw: Json) -> str:
+    """``G/L entry 1201``; by its id when the entry number itself is missing or malformed."""
+    number, entry_id = raw.get("entryNumber"), raw.get("id")
+    if type(number) is int:
+        return f"G/L entry {number}"
+    if isinstance(entry_id, str) and entry_id:
+        return f"G/L entry with id {entry_id}"
+    return "a G/L entry without entryNumber or id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,11 +355,12 @@ class Dimension:
 
 
 def decode_dimension(raw: Json) -> Dimension:
+    f = _Fields(raw, "dimension", "code")
     return Dimension(
-        _text(raw, "id"),
-        _text(raw, "code"),
-        _text(raw, "displayName"),
-        parse_datetime(_get(raw, "lastModifiedDateTime")),
+        f("id", _code),
+        f("code", _code),
+        f("displayName", _text),
+        f("lastModifiedDateTime", _moment),
     )
 
 
@@ -243,13 +375,14 @@ class DimensionValue:
 
 
 def decode_dimension_value(raw: Json) -> DimensionValue:
+    f = _Fields(raw, "dimension value", "code")
     return DimensionValue(
-        id=_text(raw, "id"),
-        code=_text(raw, "code"),
-        dimension_id=_text(raw, "dimensionId"),
-        display_name=_text(raw, "displayName"),
-        consolidation_code=_text(raw, "consolidationCode"),
-        last_modified=parse_datetime(_get(raw, "lastModifiedDateTime")),
+        id=f("id", _code),
+        code=f("code", _code),
+        dimension_id=f("dimensionId", _code),
+        display_name=f("displayName", _text),
+        consolidation_code=f("consolidationCode", _text),
+        last_modified=f("lastModifiedDateTime", _moment),
     )
 
 
@@ -260,7 +393,8 @@ class DefaultDimension:
 
 
 def decode_default_dimension(raw: Json) -> DefaultDimension:
-    return DefaultDimension(_text(raw, "dimensionCode"), _text(raw, "dimensionValueCode"))
+    f = _Fields(raw, "default dimension", "dimensionCode")
+    return DefaultDimension(f("dimensionCode", _code), f("dimensionValueCode", _code))
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,25 +420,24 @@ class Employee:
 
 def employee_decoder(personal_fields: tuple[str, ...] = ()) -> Callable[[Json], Employee]:
     def decode(raw: Json) -> Employee:
+        f = _Fields(raw, "employee", "number")
         return Employee(
-            id=_text(raw, "id"),
-            number=_text(raw, "number"),
-            display_name=_text(raw, "displayName"),
-            job_title=_text(raw, "jobTitle"),
-            status=unescape_enum(_get(raw, "status")),
-            employment_date=parse_date(_get(raw, "employmentDate")),
-            termination_date=parse_date(_get(raw, "terminationDate")),
-            last_modified=parse_datetime(_get(raw, "lastModifiedDateTime")),
-            default_dimensions=_children(raw, "defaultDimensions", decode_default_dimension),
-            personal={name: _personal(raw, name) for name in personal_fields},
+            id=f("id", _code),
+            number=f("number", _code),
+            display_name=f("displayName", _text),
+            job_title=f("jobTitle", _text),
+            status=f("status", unescape_enum),
+            employment_date=f("employmentDate", _day),
+            termination_date=f("terminationDate", _day),
+            last_modified=f("lastModifiedDateTime", _moment),
+            default_dimensions=f.expanded("defaultDimensions", _list_of(decode_default_dimension)),
+            personal={name: f(name, _PERSONAL.get(name, _text)) for name in personal_fields},
         )
 
     return decode
 
 
-def _personal(raw: Json, name: str) -> Any:
-    value = _get(raw, name)
-    return parse_date(value) if name == "birthDate" else value
+_PERSONAL: dict[str, Callable[[Any], Any]] = {"birthDate": _day}
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,19 +457,20 @@ class PurchaseOrderLine:
 
 
 def decode_purchase_order_line(raw: Json) -> PurchaseOrderLine:
+    f = _Fields(raw, "purchase order line", "sequence")
     return PurchaseOrderLine(
-        id=_text(raw, "id"),
-        document_id=_text(raw, "documentId"),
-        sequence=int(_get(raw, "sequence")),
-        line_type=unescape_enum(_get(raw, "lineType")),
-        line_object_number=_text(raw, "lineObjectNumber"),
-        description=_text(raw, "description"),
-        quantity=to_decimal(_get(raw, "quantity")),
-        direct_unit_cost=to_decimal(_get(raw, "directUnitCost")),
-        amount_excluding_tax=to_decimal(_get(raw, "amountExcludingTax")),
-        received_quantity=to_decimal(_get(raw, "receivedQuantity")),
-        invoiced_quantity=to_decimal(_get(raw, "invoicedQuantity")),
-        expected_receipt_date=parse_date(_get(raw, "expectedReceiptDate")),
+        id=f("id", _code),
+        document_id=f("documentId", _code),
+        sequence=f("sequence", _whole),
+        line_type=f("lineType", unescape_enum),
+        line_object_number=f("lineObjectNumber", _text),
+        description=f("description", _text),
+        quantity=f("quantity", _amount),
+        direct_unit_cost=f("directUnitCost", _amount),
+        amount_excluding_tax=f("amountExcludingTax", _amount),
+        received_quantity=f("receivedQuantity", _amount),
+        invoiced_quantity=f("invoicedQuantity", _amount),
+        expected_receipt_date=f("expectedReceiptDate", _day),
     )
 
 
@@ -357,19 +491,20 @@ class PurchaseOrder:
 
 
 def decode_purchase_order(raw: Json) -> PurchaseOrder:
+    f = _Fields(raw, "purchase order", "number")
     return PurchaseOrder(
-        id=_text(raw, "id"),
-        number=_text(raw, "number"),
-        order_date=parse_date(_get(raw, "orderDate")),
-        vendor_number=_text(raw, "vendorNumber"),
-        vendor_name=_text(raw, "vendorName"),
-        currency_code=_text(raw, "currencyCode"),
-        status=unescape_enum(_get(raw, "status")),
-        total_amount_excluding_tax=to_decimal(_get(raw, "totalAmountExcludingTax")),
-        fully_received=bool(_get(raw, "fullyReceived")),
-        last_modified=parse_datetime(_get(raw, "lastModifiedDateTime")),
-        lines=_children(raw, "purchaseOrderLines", decode_purchase_order_line),
-        dimensions=_dimension_set(raw),
+        id=f("id", _code),
+        number=f("number", _code),
+        order_date=f("orderDate", _day),
+        vendor_number=f("vendorNumber", _text),
+        vendor_name=f("vendorName", _text),
+        currency_code=f("currencyCode", _text),
+        status=f("status", unescape_enum),
+        total_amount_excluding_tax=f("totalAmountExcludingTax", _amount),
+        fully_received=f("fullyReceived", _flag),
+        last_modified=f("lastModifiedDateTime", _moment),
+        lines=f.expanded("purchaseOrderLines", _list_of(decode_purchase_order_line)),
+        dimensions=f.expanded("dimensionSetLines", _set_lines),
     )
 
 
@@ -383,12 +518,13 @@ class Journal:
 
 
 def decode_journal(raw: Json) -> Journal:
+    f = _Fields(raw, "journal batch", "code")
     return Journal(
-        id=_text(raw, "id"),
-        code=_text(raw, "code"),
-        display_name=_text(raw, "displayName"),
-        template_display_name=_text(raw, "templateDisplayName"),
-        last_modified=parse_datetime(_get(raw, "lastModifiedDateTime")),
+        id=f("id", _code),
+        code=f("code", _code),
+        display_name=f("displayName", _text),
+        template_display_name=f("templateDisplayName", _text),
+        last_modified=f("lastModifiedDateTime", _moment),
     )
 
 
@@ -410,18 +546,52 @@ class JournalLine:
 
 
 def decode_journal_line(raw: Json) -> JournalLine:
+    f = _Fields(raw, "journal line", "externalDocumentNumber")
     return JournalLine(
-        id=_text(raw, "id"),
-        journal_id=_text(raw, "journalId"),
-        line_number=int(_get(raw, "lineNumber")),
-        account_type=unescape_enum(_get(raw, "accountType")),
-        account_number=_text(raw, "accountNumber"),
-        posting_date=parse_date(_get(raw, "postingDate")),
-        document_number=_text(raw, "documentNumber"),
-        external_document_number=_text(raw, "externalDocumentNumber"),
-        amount=to_decimal(_get(raw, "amount")),
-        description=_text(raw, "description"),
-        last_modified=parse_datetime(_get(raw, "lastModifiedDateTime")),
-        etag=_text(raw, "@odata.etag"),
-        dimensions=_dimension_set(raw),
+        id=f("id", _code),
+        journal_id=f("journalId", _code),
+        line_number=f("lineNumber", _whole),
+        account_type=f("accountType", unescape_enum),
+        account_number=f("accountNumber", _text),
+        posting_date=f("postingDate", _day),
+        document_number=f("documentNumber", _text),
+        external_document_number=f("externalDocumentNumber", _text),
+        amount=f("amount", _amount),
+        description=f("description", _text),
+        last_modified=f("lastModifiedDateTime", _moment),
+        etag=f("@odata.etag", _text),
+        dimensions=f.expanded("dimensionSetLines", _set_lines),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalanceRow:
+    """One account's line of BC's trial balance for a date range (``trialBalances``)."""
+
+    number: str
+    account_type: str  # "Posting", "Heading", "Total", "Begin-Total", "End-Total"
+    total_debit: Decimal  # activity in the range, a positive magnitude
+    total_credit: Decimal
+
+
+def _formatted_amount(value: Any) -> Decimal:
+    """A trial-balance amount: text BC formatted for display (``"72,893.84"``, asked en-US),
+    ``""`` on heading rows. A JSON number, ``"NaN"`` or ``"1.2.3"`` is not what BC writes."""
+    if not isinstance(value, str):
+        return _refuse('an amount formatted as text, like "72,893.84"', value)
+    cleaned = value.replace(",", "").strip()
+    if not cleaned:
+        return Decimal(0)
+    if not _FORMATTED_AMOUNT.fullmatch(cleaned):
+        return _refuse('an amount formatted as text, like "72,893.84"', value)
+    return _amount(cleaned)
+
+
+def decode_trial_balance_row(raw: Json) -> TrialBalanceRow:
+    f = _Fields(raw, "trial balance row of account", "number", id_field="accountId")
+    return TrialBalanceRow(
+        number=f("number", _code),
+        account_type=f("accountType", unescape_enum),
+        total_debit=f("totalDebit", _formatted_amount),
+        total_credit=f("totalCredit", _formatted_amount),
     )

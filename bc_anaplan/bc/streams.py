@@ -8,12 +8,13 @@ records it already handled (``cursor``); the caller commits ``run.advanced()`` a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import TypeVar
 
 from bc_anaplan.bc.client import BcClient
 from bc_anaplan.bc.cursor import CursorRun, Tracked
 from bc_anaplan.bc.errors import BcError
-from bc_anaplan.bc.paging import Resource, expand, iter_pages
+from bc_anaplan.bc.paging import Resource, expand, iter_pages, next_url, parse_page
 from bc_anaplan.bc.records import (
     Account,
     Company,
@@ -24,6 +25,7 @@ from bc_anaplan.bc.records import (
     Journal,
     JournalLine,
     PurchaseOrder,
+    TrialBalanceRow,
     decode_account,
     decode_company,
     decode_dimension,
@@ -32,6 +34,7 @@ from bc_anaplan.bc.records import (
     decode_journal,
     decode_journal_line,
     decode_purchase_order,
+    decode_trial_balance_row,
     employee_decoder,
 )
 
@@ -267,3 +270,24 @@ def find_journal(client: BcClient, code: str) -> Journal:
 def iter_journal_lines(client: BcClient, journal_id: str) -> Iterator[JournalLine]:
     """The lines of one journal batch with their dimension set lines and ETags."""
     return stream(client, JOURNAL_LINES, path=f"journals({journal_id})/journalLines")
+
+
+def iter_trial_balance(
+    client: BcClient, first_day: date, last_day: date
+) -> Iterator[TrialBalanceRow]:
+    """BC's trial balance between two dates, one decoded row per account.
+
+    Not a ``Resource`` stream: its amounts are text formatted in the caller's language, so every
+    request asks for en-US (``"72,893.84"``), a header the generic pager does not send; and the
+    set has no cursor field (a report page, computed on each read).
+    """
+    url: str | None = client.company_url("trialBalances")
+    params: dict[str, str] | None = {
+        "$filter": f"dateFilter ge {first_day.isoformat()} and dateFilter le {last_day.isoformat()}"
+    }
+    followed: set[str] = set()
+    while url is not None:
+        response = client.get(url, params=params, headers={"Accept-Language": "en-US"})
+        rows, next_link = parse_page(response.content, decode_trial_balance_row)
+        yield from rows
+        url, params = next_url(next_link, followed, "trialBalances"), None

@@ -2,8 +2,17 @@
 
 BC deletes a subscription three days after its last renewal, and also after deliveries to the
 connector failed too often (reference §8.6), so "subscribed" is a state to re-check, not a
-fact to remember. ``ensure_subscriptions`` is the one call a daily timer makes: it lists what BC
-has, recreates what is gone, renews what expires within ``renew_within``, and leaves the rest.
+fact to remember. ``ensure_subscriptions`` is the one call a timer makes: it lists what BC has,
+deletes this app's stray subscriptions (same URL and company, a resource no longer wanted, or a
+second one for the same resource), recreates what is gone, renews what expires within
+``renew_within``, and leaves the rest.
+
+BC holds at most 200 subscriptions per environment, whoever made them (reference §8.1), so the
+order matters: strays are deleted *before* anything is created -- at the cap, deleting them
+afterwards would free the slots only after the creates had failed -- and a create that would
+exceed the cap is not attempted at all; the entity set is reported ``over_limit`` (the caller
+polls it instead). BC's own answer still counts: a create refused because another app took the
+last slot meanwhile is reported in ``failed`` like any other refusal.
 
 BC validates the notification URL on create and on renew (it calls it with ``validationToken``
 and expects the token back within 5 s), so the connector's webhook endpoint must be up first.
@@ -32,6 +41,7 @@ log = logging.getLogger("bc_anaplan.bc.subscriptions")
 
 LIFETIME = timedelta(days=3)
 DEFAULT_RENEW_WITHIN = timedelta(days=2)
+MAX_SUBSCRIPTIONS = 200  # per environment, every app's subscriptions together (reference §8.1)
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,22 @@ class EnsureReport:
     created: list[Subscription] = field(default_factory=list)
     renewed: list[Subscription] = field(default_factory=list)
     unchanged: list[Subscription] = field(default_factory=list)
+    deleted: list[Subscription] = field(default_factory=list)  # this app's strays
+    over_limit: list[str] = field(default_factory=list)  # entity sets not subscribed: BC is full
+    failed: dict[str, BcError] = field(default_factory=dict)  # entity set -> BC's refusal
+    held: int = 0  # subscriptions BC holds (every app's) after this call
+
+
+def _is_stray(
+    subscription: Subscription, client: BcClient, notification_url: str, kept: set[str]
+) -> bool:
+    """Ours (this URL, this company) and not the one subscription kept for its resource."""
+    if subscription.notification_url != notification_url:
+        return False  # another app's, or another deployment's: never ours to delete
+    company = company_resource(client, "").strip("/").lower()
+    if not subscription.resource.strip("/").lower().startswith(company):
+        return False  # another company's pipeline posts to the same endpoint
+    return subscription.id not in kept
 
 
 def ensure_subscriptions(
@@ -171,30 +197,55 @@ def ensure_subscriptions(
     *,
     renew_within: timedelta = DEFAULT_RENEW_WITHIN,
     now: datetime | None = None,
+    limit: int = MAX_SUBSCRIPTIONS,
 ) -> EnsureReport:
-    """Make BC hold a live subscription per entity set, recreating any that BC deleted."""
+    """Make BC hold one live subscription per entity set, within BC's subscription limit.
+
+    Strays go first, then each entity set is renewed, left alone, or created if BC holds fewer
+    than ``limit`` subscriptions. A refusal by BC for one entity set is reported in ``failed``
+    and the others are still handled; anything else (BC unreachable) raises.
+    """
     moment = now or datetime.now(UTC)
     current = list_subscriptions(client)
+    wanted = {e: company_resource(client, e) for e in dict.fromkeys(entity_sets)}
+    keep: dict[str, Subscription] = {}
+    for sub in current:
+        entity_set = next((e for e, r in wanted.items() if _same_resource(sub.resource, r)), None)
+        if entity_set is None or sub.notification_url != notification_url:
+            continue
+        best = keep.get(entity_set)
+        if best is None or _expires(sub) > _expires(best):
+            keep[entity_set] = sub  # of two for one resource, keep the one that lives longer
     report = EnsureReport()
-    for entity_set in entity_sets:
-        resource = company_resource(client, entity_set)
-        found = next(
-            (
-                s
-                for s in current
-                if s.notification_url == notification_url and _same_resource(s.resource, resource)
-            ),
-            None,
-        )
-        if found is None:
-            report.created.append(
-                create_subscription(client, notification_url, resource, client_state)
-            )
-        elif found.expiration is None or found.expiration - moment <= renew_within:
-            _renew_or_recreate(client, found, client_state, report)
-        else:
-            report.unchanged.append(found)
+    kept = {s.id for s in keep.values()}
+    for sub in current:
+        if _is_stray(sub, client, notification_url, kept) and delete_subscription(client, sub):
+            report.deleted.append(sub)
+    report.held = len(current) - len(report.deleted)
+    for entity_set, resource in wanted.items():
+        found = keep.get(entity_set)
+        try:
+            if found is None:
+                if report.held >= limit:
+                    report.over_limit.append(entity_set)
+                    continue
+                report.created.append(
+                    create_subscription(client, notification_url, resource, client_state)
+                )
+                report.held += 1
+            elif found.expiration is None or found.expiration - moment <= renew_within:
+                _renew_or_recreate(client, found, client_state, report)
+            else:
+                report.unchanged.append(found)
+        except BcError as exc:
+            if exc.status in (401, 403) or exc.status >= 500:
+                raise  # not about this entity set: the whole call fails, to be retried
+            report.failed[entity_set] = exc
     return report
+
+
+def _expires(subscription: Subscription) -> datetime:
+    return subscription.expiration or datetime.min.replace(tzinfo=UTC)
 
 
 def _renew_or_recreate(
@@ -206,6 +257,7 @@ def _renew_or_recreate(
     except BcError as exc:
         if exc.status != 404:
             raise
+        # BC purged it meanwhile: its slot is free again, so the create stays within the limit
         log.info("subscription %s vanished before renewal; creating it again", found.id)
         report.created.append(
             create_subscription(client, found.notification_url, found.resource, client_state)

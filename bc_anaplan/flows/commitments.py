@@ -1,14 +1,20 @@
 """Commitments: open purchase order amounts by account, dimensions and expected receipt month.
 
-Purchase orders are not webhook capable, so they are polled: ``stage`` first asks BC for the
-newest ``lastModifiedDateTime`` of its purchase orders and stops when nothing changed since the
-last successful load. Otherwise it recomputes the whole commitment picture -- a changed order can
-move amounts between cells, so a delta would be wrong -- from every released (``Open``) order that
-is not fully received: per ``Account`` line, the amount not yet received
+Purchase orders are not webhook capable, so they are polled (``flows.polling``): ``stage``
+re-reads the orders modified since the last load's mark minus ``POLL_LAG_SECONDS`` (a change
+committed late with an earlier timestamp is still seen; one already seen with the same timestamp
+is not a change) and compares the set of order ids with the last load's (a deleted order moves
+no timestamp -- only its absence shows it). When nothing changed it stops. Otherwise it
+recomputes the whole commitment picture -- a changed or deleted order can move amounts between
+cells, so a delta would be wrong, and the open orders are few -- from every released (``Open``)
+order that is not fully received: per ``Account`` line, the amount not yet received
 (``amountExcludingTax x (quantity - receivedQuantity) / quantity``) in the month of its expected
 receipt date, with the order's dimensions. Cells that had a commitment last time and have none
-now are sent as zero. Lines that cannot be placed (no Anaplan member, foreign currency -- the
-API gives no local-currency amount) are quarantined with the reason.
+now (the lines of a deleted, received or reopened order) are sent as zero. Lines that cannot be
+placed (no Anaplan member, foreign currency -- the API gives no local-currency amount, an expected
+receipt month before the model's first month or beyond the planning horizon) are quarantined
+with the reason. The horizon matters beyond tidiness: Anaplan names months ``Mar 25``, so a
+receipt date typed as 2125-03-15 would otherwise land in March 2025.
 
 The snapshot and the poll mark are committed only after Anaplan accepted the import.
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -27,7 +34,8 @@ from bc_anaplan.actuals import CellKey, format_amount
 from bc_anaplan.audit import AuditRecord, StepRecord, utc_now
 from bc_anaplan.bc import streams
 from bc_anaplan.bc.records import PurchaseOrder, PurchaseOrderLine, dimension_map
-from bc_anaplan.cursors import CursorConflict
+from bc_anaplan.flows import polling
+from bc_anaplan.flows.actuals import HORIZON_MONTHS, first_allowed_period, horizon_period
 from bc_anaplan.periods import Period
 from bc_anaplan.pipeline import CommitmentsConfig, Pipeline
 from bc_anaplan.runtime import Runtime
@@ -46,9 +54,15 @@ def outstanding(line: PurchaseOrderLine) -> Decimal:
 
 
 class CommitmentCells:
-    def __init__(self, accounts: dict[str, str], axes: list[tuple[str, dict[str, str]]]) -> None:
+    def __init__(
+        self,
+        accounts: dict[str, str],
+        axes: list[tuple[str, dict[str, str]]],
+        months: tuple[Period | None, Period],
+    ) -> None:
         self.accounts = accounts
         self.axes = axes
+        self.first_month, self.horizon = months  # the months a commitment may be placed in
         self.cells: dict[CellKey, Decimal] = {}
         self.quarantined: list[AuditRecord] = []
         self.orders = 0
@@ -107,7 +121,18 @@ class CommitmentCells:
         when = line.expected_receipt_date or order.order_date
         if when is None:
             return None, "line has no expected receipt date and the order no order date"
-        key.append(Period.of(when).key)
+        month = Period.of(when)
+        if self.first_month is not None and month < self.first_month:
+            return None, (
+                f"expected receipt {when.isoformat()} is before the model's first month "
+                f"{self.first_month.key} (actuals.first_period)"
+            )
+        if month > self.horizon:
+            return None, (
+                f"expected receipt {when.isoformat()} is more than {HORIZON_MONTHS} months "
+                f"ahead (after {self.horizon.key}): check the date on the order in BC"
+            )
+        key.append(month.key)
         return tuple(key), ""
 
 
@@ -115,17 +140,6 @@ def _config(pipeline: Pipeline) -> CommitmentsConfig:
     if pipeline.commitments is None:
         raise ValueError(f"pipeline {pipeline.name} has no [pipeline.commitments] section")
     return pipeline.commitments
-
-
-def _newest(rt: Runtime, pipeline: Pipeline) -> str:
-    bc = rt.bc(pipeline.name)
-    params = {
-        "$select": "lastModifiedDateTime",
-        "$orderby": "lastModifiedDateTime desc",
-        "$top": "1",
-    }
-    rows = bc.get(bc.company_url(RESOURCE), params=params).json().get("value") or []
-    return str(rows[0]["lastModifiedDateTime"]) if rows else ""
 
 
 def _snapshot_blob(pipeline: str, run_id: str | None = None) -> str:
@@ -151,11 +165,17 @@ def stage(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     run_id, pipeline = request["run_id"], rt.settings.pipeline(request["pipeline"])
     config = _config(pipeline)
     stored, version = rt.cursors.get(pipeline.name, RESOURCE)
-    newest = _newest(rt, pipeline)
+    polled = polling.read_changes(
+        rt.bc(pipeline.name),
+        RESOURCE,
+        polling.PollMark.from_dict(stored),
+        timedelta(seconds=rt.settings.poll_lag_s),
+        track_members=True,
+    )
     previous = _read_snapshot(rt, _snapshot_blob(pipeline.name))
-    mark = {"newest": newest, "version": version}
-    if stored is not None and stored.get("newest") == newest and previous is not None:
-        return {"changed": False, "rows": 0, "mark": mark}
+    if not polled.changed and previous is not None:
+        return {"changed": False, "rows": 0}
+    mark = polling.stage_mark(rt, pipeline.name, run_id, RESOURCE, polled.mark, version)
     cells = _collect(rt, pipeline)
     rows = _rows(pipeline, cells.cells, previous or {})
     columns = [
@@ -174,6 +194,8 @@ def stage(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
         "open_orders": cells.orders,
         "commitment_cells": len(cells.cells),
         "quarantined": len(cells.quarantined),
+        "orders_changed": polled.changed_records,
+        "order_set_changed": int(polled.members_changed),
     }
     rt.audit.record_step(
         run_id,
@@ -195,7 +217,8 @@ def _collect(rt: Runtime, pipeline: Pipeline) -> CommitmentCells:
         (code, rt.mappings.mapped(pipeline.name, pipeline.dimension(code).anaplan_list))
         for code in pipeline.actuals.dimensions
     ]
-    cells = CommitmentCells(accounts, axes)
+    months = (first_allowed_period(pipeline), horizon_period(datetime.now(UTC)))
+    cells = CommitmentCells(accounts, axes, months)
     for order in streams.iter_purchase_orders(rt.bc(pipeline.name)):
         cells.add(order)
     return cells
@@ -218,11 +241,4 @@ def commit(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     if pending is not None:
         _write_snapshot(rt, _snapshot_blob(pipeline.name), pending)
         rt.snapshots.container.delete_blob(_snapshot_blob(pipeline.name, run_id))
-    mark = request["mark"]
-    try:
-        rt.cursors.commit(
-            pipeline.name, RESOURCE, {"newest": mark["newest"]}, run_id, mark.get("version")
-        )
-    except CursorConflict:
-        return {"committed": False}
-    return {"committed": True}
+    return {"committed": polling.commit_mark(rt, pipeline.name, run_id, request["mark"])}

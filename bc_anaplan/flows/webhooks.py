@@ -2,7 +2,7 @@
 
 A BC notification carries no data, only "something at this resource changed around this time".
 So the endpoint (``triggers/notifications``) only checks the ``clientState`` and starts a
-``webhook_apply`` run, and that run reads BC itself:
+``webhook_apply`` run for the items it has not seen before, and that run reads BC itself:
 
 * accounts, dimension values, employees -> which Anaplan list is affected (a dimension value is
   read to learn its dimension); the list is then aligned exactly as in reference sync, which
@@ -12,10 +12,14 @@ So the endpoint (``triggers/notifications``) only checks the ``clientState`` and
   ``webhooks.autoload_actuals`` the endpoint starts it at once).
 
 Subscriptions expire after three days and BC deletes them after failed deliveries, so
-``renew`` (a timer every 12 hours) ensures one per configured resource: renews those expiring
-within 24 hours, recreates missing ones, deletes stray ones of this app. Whatever has no live
-subscription is polled by ``poll_unsubscribed`` -- a lost webhook never means lost data, and the
-nightly loads remain the safety net.
+``renew`` (a timer every 12 hours) ensures one per configured resource: deletes stray ones of
+this app first, renews those expiring within 24 hours, recreates missing ones while BC holds
+fewer than its 200, and records in the audit trail each action and each resource left without a
+subscription (over the limit, or refused by BC) and therefore polled. Whatever has no live
+subscription is polled by ``poll_unsubscribed`` with a lagged cursor (``flows.polling``) --
+lists are aligned, new G/L entries mark their periods (or start the incremental actuals load,
+as a notification would) -- so a lost webhook never means lost data, and the nightly loads
+remain the safety net.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -33,17 +37,26 @@ from bc_anaplan.audit import AuditRecord, StepRecord, utc_now
 from bc_anaplan.bc import streams
 from bc_anaplan.bc.client import BcClient
 from bc_anaplan.bc.cursor import Cursor
+from bc_anaplan.bc.encoding import parse_date
 from bc_anaplan.bc.errors import BcError
 from bc_anaplan.bc.paging import iter_pages
 from bc_anaplan.bc.subscriptions import (
+    MAX_SUBSCRIPTIONS,
     company_resource,
-    delete_subscription,
     ensure_subscriptions,
     list_subscriptions,
 )
-from bc_anaplan.cursors import CursorConflict
 from bc_anaplan.flows.actuals import STAMPS
+from bc_anaplan.flows.polling import (
+    ANY_TIME,
+    PollMark,
+    PollResult,
+    commit_mark,
+    read_changes,
+    stage_mark,
+)
 from bc_anaplan.flows.reference import employee_list, reference_lists
+from bc_anaplan.flows.seen_notifications import SeenNotifications
 from bc_anaplan.periods import Period
 from bc_anaplan.pipeline import Pipeline
 from bc_anaplan.runtime import Runtime
@@ -101,13 +114,18 @@ class SubscriptionStore:
         with contextlib.suppress(ResourceNotFoundError):
             self.table.delete_entity(PARTITION, safe_key(subscription_id))
 
-    def live_entity_sets(self, pipeline: str) -> set[str]:
-        now = utc_now()
-        return {
-            s["EntitySet"]
+    def forget_others(self, pipeline: str, keep: set[str]) -> int:
+        """Forget this pipeline's subscriptions BC no longer holds (it deleted them after
+        failed deliveries, or they lapsed): their entity sets are polled from now on."""
+        gone = [
+            s["RowKey"]
             for s in self.all()
-            if s.get("Pipeline") == pipeline and str(s.get("ExpiresAt") or "") > now
-        }
+            if s.get("Pipeline") == pipeline and s["RowKey"] not in keep
+        ]
+        for row_key in gone:
+            with contextlib.suppress(ResourceNotFoundError):
+                self.table.delete_entity(PARTITION, row_key)
+        return len(gone)
 
 
 def entity_set_of(resource: str) -> str:
@@ -127,44 +145,68 @@ def renew(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     state = rt.secrets.get("bc_webhook_client_state")
     bc = rt.bc(pipeline.name)
     store = SubscriptionStore(rt)
+    report = ensure_subscriptions(
+        bc, url, pipeline.webhooks.resources, state, renew_within=RENEW_WITHIN
+    )
     actions: list[AuditRecord] = []
-    counts = {"created": 0, "renewed": 0, "unchanged": 0, "deleted": 0, "failed": 0}
-    failed: list[str] = []
-    for entity_set in pipeline.webhooks.resources:
-        try:
-            report = ensure_subscriptions(bc, url, [entity_set], state, renew_within=RENEW_WITHIN)
-        except BcError as exc:
-            counts["failed"] += 1
-            failed.append(entity_set)
-            actions.append(
-                AuditRecord(
-                    "event",
-                    f"subscription:{entity_set}",
-                    f"could not subscribe: BC {exc.code}: {exc.message}; it is polled instead",
-                    {"entity_set": entity_set},
-                )
+    for sub in report.deleted:
+        store.forget(sub.id)
+        actions.append(
+            AuditRecord(
+                "event", f"subscription:{sub.id}", f"deleted stray subscription to {sub.resource}"
             )
-            continue
-        for kind, subs in (
-            ("created", report.created),
-            ("renewed", report.renewed),
-            ("unchanged", report.unchanged),
-        ):
-            for sub in subs:
-                counts[kind] += 1
-                expires = sub.expiration.isoformat() if sub.expiration else ""
-                store.save(sub.id, pipeline.name, entity_set, expires)
-                if kind != "unchanged":
-                    actions.append(
-                        AuditRecord(
-                            "event",
-                            f"subscription:{sub.id}",
-                            f"{kind} subscription to {entity_set}",
-                            {"entity_set": entity_set, "expires": expires},
-                        )
+        )
+    live: set[str] = set()
+    for kind, subs in (
+        ("created", report.created),
+        ("renewed", report.renewed),
+        ("unchanged", report.unchanged),
+    ):
+        for sub in subs:
+            entity_set = entity_set_of(sub.resource)
+            expires = sub.expiration.isoformat() if sub.expiration else ""
+            store.save(sub.id, pipeline.name, entity_set, expires)
+            live.add(safe_key(sub.id))
+            if kind != "unchanged":
+                actions.append(
+                    AuditRecord(
+                        "event",
+                        f"subscription:{sub.id}",
+                        f"{kind} subscription to {entity_set}",
+                        {"entity_set": entity_set, "expires": expires},
                     )
-    counts["deleted"] = _delete_strays(bc, pipeline, url, store, actions)
+                )
+    for entity_set in report.over_limit:
+        actions.append(
+            AuditRecord(
+                "event",
+                f"subscription:{entity_set}",
+                f"not subscribed: BC holds {report.held} subscriptions, its limit of "
+                f"{MAX_SUBSCRIPTIONS} per environment; {entity_set} is polled instead",
+                {"entity_set": entity_set, "held": report.held, "limit": MAX_SUBSCRIPTIONS},
+            )
+        )
+    for entity_set, exc in report.failed.items():
+        actions.append(
+            AuditRecord(
+                "event",
+                f"subscription:{entity_set}",
+                f"could not subscribe: BC {exc.code}: {exc.message}; it is polled instead",
+                {"entity_set": entity_set},
+            )
+        )
+    forgotten = store.forget_others(pipeline.name, live)
+    seen_forgotten = SeenNotifications(rt.storage).forget_old()
     rt.audit.record(run_id, actions)
+    failed = [*report.over_limit, *report.failed]
+    counts = {
+        "created": len(report.created),
+        "renewed": len(report.renewed),
+        "unchanged": len(report.unchanged),
+        "deleted": len(report.deleted),
+        "failed": len(report.failed),
+        "over_limit": len(report.over_limit),
+    }
     rt.audit.record_step(
         run_id,
         StepRecord(
@@ -172,35 +214,16 @@ def renew(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
             "ensure webhook subscriptions",
             started_at,
             int((time.monotonic() - started) * 1000),
-            {"subscriptions_" + k: v for k, v in counts.items()},
-            {"failed": failed, "notification_url": url},
+            {
+                **{"subscriptions_" + k: v for k, v in counts.items()},
+                "subscriptions_held_in_bc": report.held,
+                "subscriptions_forgotten": forgotten,
+                "seen_notifications_forgotten": seen_forgotten,
+            },
+            {"polled_instead": failed, "notification_url": url},
         ),
     )
-    return {**counts, "failed_entity_sets": failed}
-
-
-def _delete_strays(
-    bc: BcClient, pipeline: Pipeline, url: str, store: SubscriptionStore, actions: list[AuditRecord]
-) -> int:
-    wanted = {company_resource(bc, e).strip("/").lower() for e in pipeline.webhooks.resources}
-    deleted = 0
-    for sub in list_subscriptions(bc):
-        if sub.notification_url != url or sub.resource.strip("/").lower() in wanted:
-            continue
-        if f"companies({bc.company_id})" not in sub.resource:
-            continue  # another company's subscription to the same endpoint: not this pipeline's
-        delete_subscription(bc, sub)
-        store.forget(sub.id)
-        deleted += 1
-        actions.append(
-            AuditRecord(
-                "event",
-                f"subscription:{sub.id}",
-                f"deleted stray subscription to {sub.resource}",
-                {},
-            )
-        )
-    return deleted
+    return {**counts, "held": report.held, "failed_entity_sets": failed}
 
 
 # --- what a notification points at --------------------------------------------------------------
@@ -296,31 +319,58 @@ def _key_of(resource: str) -> str | None:
 # --- polling what has no live subscription -------------------------------------------------------
 
 
-POLLED = {
-    "accounts": ("accounts",),
-    "dimensionValues": ("dimensionValues",),
-    "employees": ("employees",),
-}
+LISTS_POLLED = ("accounts", "dimensionValues", "employees")
+POLLED = (*LISTS_POLLED, GL_ENTRIES)
 
 
 def poll_unsubscribed(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
-    """Lists whose BC source changed while no live subscription watched it.
+    """What changed in BC while no live subscription watched it.
 
-    Returns the lists to align and the marks to commit (``commit_poll_marks``) once they are:
-    a failed alignment is retried at the next poll instead of being forgotten.
+    Lists whose source changed are returned for alignment; new G/L entries mark their periods
+    pending (audited, as a notification's run does) and ask for the incremental actuals load
+    when ``webhooks.autoload_actuals`` is set. The next marks are parked and returned as
+    references, committed (``commit_poll_marks``) only once that work succeeded: a failed
+    alignment is retried at the next poll instead of being forgotten.
     """
     run_id, pipeline = request["run_id"], rt.settings.pipeline(request["pipeline"])
-    live = SubscriptionStore(rt).live_entity_sets(pipeline.name)
     bc = rt.bc(pipeline.name)
+    live = live_entity_sets(rt, bc)
+    lag = timedelta(seconds=rt.settings.poll_lag_s)
     marks: dict[str, dict[str, Any]] = {}
     lists: dict[str, dict[str, Any]] = {}
+    periods: list[str] = []
     for entity_set in POLLED:
         if entity_set in live and entity_set in pipeline.webhooks.resources:
             continue
-        mark = _poll_mark(rt, bc, pipeline.name, entity_set)
-        if mark is None:
+        if entity_set == "employees" and not pipeline.employees:
             continue
-        marks[entity_set] = mark
+        started, started_at = time.monotonic(), utc_now()
+        stored, version = rt.cursors.get(pipeline.name, f"poll:{entity_set}")
+        if entity_set == GL_ENTRIES:
+            polled, touched = _poll_ledger(rt, bc, pipeline.name, stored, lag)
+        else:
+            previous = PollMark.from_dict(stored)
+            polled = read_changes(bc, entity_set, previous, lag, track_members=True)
+            touched = set()
+        rt.audit.record_step(
+            run_id,
+            StepRecord(
+                f"poll:{entity_set}",
+                f"poll {entity_set} (no live subscription)",
+                started_at,
+                int((time.monotonic() - started) * 1000),
+                polled.counts() if polled is not None else {},
+            ),
+        )
+        if polled is None or not polled.changed:
+            continue
+        marks[entity_set] = stage_mark(
+            rt, pipeline.name, run_id, f"poll:{entity_set}", polled.mark, version
+        )
+        if entity_set == GL_ENTRIES:
+            periods = [p.key for p in sorted(touched)]
+            _record_pending(rt, run_id, periods)
+            continue
         found = targets(
             rt,
             {
@@ -333,39 +383,85 @@ def poll_unsubscribed(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
             },
         )
         lists.update({spec["key"]: spec for spec in found["lists"]})
-    return {"changed_entity_sets": sorted(marks), "lists": list(lists.values()), "marks": marks}
-
-
-def _poll_mark(rt: Runtime, bc: BcClient, pipeline: str, entity_set: str) -> dict[str, Any] | None:
-    """The newest change of ``entity_set`` if it differs from the last poll's, else None."""
-    stored, version = rt.cursors.get(pipeline, f"poll:{entity_set}")
-    params = {
-        "$select": "lastModifiedDateTime",
-        "$orderby": "lastModifiedDateTime desc",
-        "$top": "1",
+    return {
+        "changed_entity_sets": sorted(marks),
+        "lists": list(lists.values()),
+        "marks": marks,
+        "pending_periods": periods,
+        "load_actuals": bool(periods) and pipeline.webhooks.autoload_actuals,
     }
-    rows = bc.get(bc.company_url(entity_set), params=params).json().get("value") or []
-    newest = rows[0]["lastModifiedDateTime"] if rows else ""
-    if stored is not None and stored.get("newest") == newest:
-        return None
-    return {"newest": newest, "version": version}
+
+
+def live_entity_sets(rt: Runtime, bc: BcClient) -> set[str]:
+    """Entity sets BC holds a live subscription of this app for, asked of BC itself.
+
+    Not the subscription table: BC deletes subscriptions after failed deliveries without
+    telling anyone, and the table learns of it only at the next renewal -- until then the
+    resource would be neither notified nor polled.
+    """
+    if not rt.settings.public_base_url:
+        return set()  # no public address, so no subscriptions: poll everything
+    url, now = notification_url(rt), datetime.now(UTC)
+    company = company_resource(bc, "").strip("/").lower()
+    return {
+        entity_set_of(s.resource)
+        for s in list_subscriptions(bc)
+        if s.notification_url == url
+        and s.resource.strip("/").lower().startswith(company)
+        and (s.expiration is None or s.expiration > now)
+    }
+
+
+def _poll_ledger(
+    rt: Runtime, bc: BcClient, pipeline: str, stored: dict[str, Any] | None, lag: timedelta
+) -> tuple[PollResult | None, set[Period]]:
+    """New G/L entries since the last poll, or -- at the first -- since the actuals cursor.
+
+    Without an actuals cursor nothing is polled: no actuals load has run yet, and the first one
+    reads every entry anyway. The entries the actuals load already handled inside its overlap
+    are known by id only; they are not changes.
+    """
+    previous = PollMark.from_dict(stored)
+    if previous is None:
+        actuals, _ = rt.cursors.get(pipeline, GL_ENTRIES)
+        if not actuals or not actuals.get("start"):
+            return None, set()
+        loaded = Cursor.from_dict(actuals)
+        previous = PollMark(loaded.start, dict.fromkeys(loaded.seen, ANY_TIME))
+    touched: set[Period] = set()
+
+    def visit(row: dict[str, Any]) -> None:
+        posted = parse_date(row.get("postingDate"))
+        if posted is not None:
+            touched.add(Period.of(posted))
+
+    polled = read_changes(
+        bc, GL_ENTRIES, previous, lag, track_members=False, select=("postingDate",), visit=visit
+    )
+    return polled, touched
+
+
+def _record_pending(rt: Runtime, run_id: str, periods: list[str]) -> None:
+    if periods:
+        rt.audit.record(
+            run_id,
+            [
+                AuditRecord(
+                    "event",
+                    "pending-periods",
+                    "G/L entries changed while no subscription watched them: the next "
+                    "actuals load recomputes these periods",
+                    {"periods": periods},
+                )
+            ],
+        )
 
 
 def commit_poll_marks(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     pipeline = rt.settings.pipeline(request["pipeline"]).name
     committed = 0
-    for entity_set, mark in (request.get("marks") or {}).items():
-        try:
-            rt.cursors.commit(
-                pipeline,
-                f"poll:{entity_set}",
-                {"newest": mark["newest"]},
-                request["run_id"],
-                mark.get("version"),
-            )
-            committed += 1
-        except CursorConflict:  # a concurrent poll moved it: its own alignment covers it
-            continue
+    for ref in (request.get("marks") or {}).values():
+        committed += commit_mark(rt, pipeline, request["run_id"], ref)
     return {"committed": committed}
 
 

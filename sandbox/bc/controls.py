@@ -10,13 +10,13 @@ from __future__ import annotations
 import calendar
 import itertools
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
 
 from sandbox.bc import purchasing, schema
-from sandbox.bc.encoding import BLANK_DATE
+from sandbox.bc.encoding import BLANK_DATE, sql_datetime_ms
 from sandbox.bc.odata.render import field_plan, render_row
 from sandbox.bc.resources import CompanyApi
 from sandbox.bc.store import Company
@@ -210,6 +210,7 @@ class Controls:
     def purchase_orders(self, body: dict[str, Any]) -> dict[str, Any]:
         c = self.company
         action = body.get("action")
+        stamp: int | None = None
         if action == "create":
             order = purchasing.new_order(
                 c,
@@ -234,11 +235,14 @@ class Controls:
             )
             if order is None:
                 raise ControlError(f"no purchase order number {body.get('number')!r}")
+            stamp = self._late_stamp(order, body.get("stampedAt"))
             self._change_order(order, body)
         else:
             raise ControlError("action must be create or change")
         purchasing.recalculate(c, order)
         c.touch(order)
+        if stamp is not None:
+            order["lastModifiedDateTime"] = stamp
         lines = sorted(
             (ln for ln in c.purchase_lines.values() if ln["documentId"] == order["id"]),
             key=lambda ln: ln["sequence"],
@@ -246,6 +250,26 @@ class Controls:
         return _json(schema.PURCHASE_ORDER, order) | {
             "purchaseOrderLines": [_json(schema.PURCHASE_ORDER_LINE, ln) for ln in lines]
         }
+
+    def _late_stamp(self, order: Row, value: Any) -> int | None:
+        """``stampedAt``: a transaction that wrote at that instant and commits only now keeps
+        the earlier time, so the change appears behind rows already read (BC stamps
+        ``lastModifiedDateTime`` when the row is written, not when the transaction commits).
+        Row locks keep it later than the order's own last change and not in the future."""
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise ControlError(f"stampedAt must be an ISO 8601 instant, got {value!r}") from None
+        if moment.tzinfo is None:
+            raise ControlError("stampedAt needs a time zone")
+        stamp = sql_datetime_ms(moment.timestamp())
+        if not order["lastModifiedDateTime"] < stamp <= self.company.now_ms():
+            raise ControlError(
+                "stampedAt must be after the order's last change and not in the future"
+            )
+        return stamp
 
     def _add_order_line(self, order: Row, spec: dict[str, Any]) -> None:
         c = self.company

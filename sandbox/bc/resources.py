@@ -137,6 +137,8 @@ class CompanyApi:
                     "purchaseOrderLines": self._lines_of_order,
                     "dimensionSetLines": self._order_dimensions,
                 },
+                delete=self._delete_purchase_order,
+                tombstones=c.tombstones,
             ),
             "purchaseOrderLines": Collection(
                 "purchaseOrderLines",
@@ -326,6 +328,16 @@ class CompanyApi:
         del c.employees[row["id"]]
         c.tombstones[row["id"]] = (row["number"],)
         c.changed("employees", row, "deleted")
+
+    # --- purchase orders ---------------------------------------------------------------------
+    def _delete_purchase_order(self, row: Row) -> None:
+        """``DELETE purchaseOrders({id})`` (reference §4: Delete yes): the order and its lines."""
+        c = self.company
+        del c.purchase_orders[row["id"]]
+        for line_id in [i for i, ln in c.purchase_lines.items() if ln["documentId"] == row["id"]]:
+            del c.purchase_lines[line_id]
+        c.tombstones[row["id"]] = (row["number"],)
+        c.changed("purchaseOrders", row, "deleted")
 
     # --- journals ----------------------------------------------------------------------------
     def _create_journal(self, values: dict[str, Any]) -> Row:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
@@ -123,6 +124,16 @@ def budget_by_account(c: ConnectorUnderTest, version: str) -> dict[str, Decimal]
         account = cell["dimensions"]["GL Accounts"].split(" ", 1)[0]
         totals[account] = totals.get(account, Decimal(0)) + to_cents(Decimal(str(cell["value"])))
     return {a: t for a, t in totals.items() if t}
+
+
+def run_to_end(c: ConnectorUnderTest, flow: str, flow_input: dict[str, Any]) -> dict[str, Any]:
+    """Run a flow to its end, whether it completes or fails: its run record, with the host's
+    ``runtime_status`` and ``output``."""
+    iid = f"{flow}-{uuid.uuid4().hex[:8]}"
+    status = c.host.wait_for(c.host.start_new(flow, flow_input, instance_id=iid), timeout_s=180)
+    run = c.rt.audit.get_run(iid)
+    assert run is not None, status
+    return {**run, "runtime_status": status.runtime_status, "output": status.output}
 
 
 def assert_no_duplicate_lines(rows: list[dict[str, Any]]) -> None:

@@ -10,7 +10,6 @@ touched.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 
 from bc_anaplan.periods import Period
 from tests.e2e.test_load_flows import assert_reconciled
-from tests.reliability.harness import IMPORT_GL_ACTUALS, Trigger, tasks_per_action
+from tests.reliability.harness import IMPORT_GL_ACTUALS, Trigger, run_to_end, tasks_per_action
 from tests.support.connector import ConnectorUnderTest, connector
 from tests.support.processes import running_sandbox
 
@@ -30,14 +29,6 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 def app(azurite: str) -> Iterator[ConnectorUnderTest]:
     with running_sandbox("--scale", "small", "--fast") as info, connector(info, azurite) as c:
         yield c
-
-
-def run_to_end(c: ConnectorUnderTest, flow: str, flow_input: dict[str, Any]) -> dict[str, Any]:
-    iid = f"{flow}-{uuid.uuid4().hex[:8]}"
-    status = c.host.wait_for(c.host.start_new(flow, flow_input, instance_id=iid), timeout_s=180)
-    run = c.rt.audit.get_run(iid)
-    assert run is not None, status
-    return {**run, "runtime_status": status.runtime_status, "output": status.output}
 
 
 def assert_lock_released(c: ConnectorUnderTest) -> None:
@@ -73,7 +64,6 @@ def test_a_model_archived_while_bc_is_read_stops_the_load_before_anything_commit
         run = app.rt.audit.get_run(iid)
         assert status.runtime_status == "Failed" and run is not None and run["state"] == "failed"
         assert ARCHIVED in run["error"] and "422" in run["error"], run["error"][:400]
-        print("ERRTEXT", run["error"][:600])
         assert tasks_per_action(app.sandbox)[IMPORT_GL_ACTUALS] == 0
         assert app.rt.cursors.get("fpa", "generalLedgerEntries")[0] is None
         assert app.rt.snapshots.loaded_periods("fpa") == []
@@ -109,7 +99,6 @@ def test_an_import_with_bad_rows_ends_partially_succeeded_with_every_row_audited
         assert record.data["values"] == refused[line], line
         assert refused[line]["Time"] in record.reason, record.reason
     assert summary["import"]["rejected"] == len(refused)
-    print("REFUSED", len(refused), {r["Time"] for r in refused.values()})
     assert summary["import"]["counts"]["failed"] == len(refused)
     assert not any(s["detail"].get("rejected_truncated") for s in app.rt.audit.steps(run["run_id"]))
     assert_reconciled(app, [Period(2026, 12)])  # the rows Anaplan accepted are in

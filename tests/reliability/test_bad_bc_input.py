@@ -3,10 +3,13 @@
 A hostile HTTPS server (``hostile.TamperingProxy``) stands in front of the BC simulator; the
 connector is configured with its address as ``BC_API_BASE_URL``, exactly as an operator would
 configure a real environment, and meets one malformed payload where a test puts it: wrong types,
-missing fields, absurd dates, a page that is not JSON. Decoding is checked on the stream the
-actuals load reads; whole runs check that nothing reaches Anaplan or the cursor when a payload is
-bad, that the same host runs the next load cleanly, and that an absurd date cannot make the
-connector skip or explode work.
+missing fields, absurd dates and amounts, a page that is not JSON. Decoding is checked on the
+full G/L entry stream (``records.decode_gl_entry``: the error names the field and the entry);
+every case in a field the actuals load reads also runs through a whole load (which decodes with
+``bc/amounts``): the run fails naming the field, no import starts, March's cells and the
+baselines stay as they were, and the same host loads cleanly next. Other runs check that an
+absurd date cannot make the connector skip or explode work, and that an account number of the
+wrong type is quarantined. Other entity sets: ``test_bad_bc_records``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from bc_anaplan.flows import actuals as actuals_flow
 from bc_anaplan.periods import Period
 from bc_anaplan.runtime import Runtime
 from tests.e2e.test_load_flows import assert_reconciled
-from tests.reliability.harness import IMPORT_GL_ACTUALS, tasks_per_action
+from tests.reliability.bad_payloads import BadRecord, Change, removing, setting
+from tests.reliability.harness import IMPORT_GL_ACTUALS, run_to_end, tasks_per_action
 from tests.reliability.hostile import TamperingProxy
 from tests.support.connector import ConnectorUnderTest, connector
 from tests.support.processes import running_sandbox
@@ -74,32 +78,13 @@ def entries_of(period: Period) -> Callable[[str, str, Mapping[str, str]], bool]:
     return match
 
 
-def first_entry(change: Callable[[dict[str, Any]], None]) -> Callable[[Any], Any]:
-    """An edit that changes the first G/L entry of a page."""
-
-    def edit(body: Any) -> Any:
-        body = copy.deepcopy(body)
-        change(body["value"][0])
-        return body
-
-    return edit
-
-
-def setting(field: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    def change(entry: dict[str, Any]) -> None:
-        entry[field] = value
-
-    return change
-
-
-def removing(field: str) -> Callable[[dict[str, Any]], None]:
-    def change(entry: dict[str, Any]) -> None:
-        del entry[field]
-
-    return change
+def first_entry(change: Change) -> BadRecord:
+    """An edit that changes the first G/L entry of a page (and remembers what it was called)."""
+    return BadRecord(change)
 
 
 def case(name: str, edit: Callable[[Any], Any], field: str) -> Any:  # a pytest ParameterSet
+    """``edit`` makes the page malformed; ``field`` is what the error must name."""
     return pytest.param(edit, field, id=name)
 
 
@@ -122,6 +107,16 @@ DECODE_CASES = [
     case(
         "creditAmount 'Infinity'",
         first_entry(setting("creditAmount", "-Infinity")),
+        "creditAmount",
+    ),
+    case(
+        "debitAmount beyond BC's decimal range",
+        first_entry(setting("debitAmount", 1e300)),
+        "debitAmount",
+    ),
+    case(
+        "creditAmount a cent beyond BC's decimal range",
+        first_entry(setting("creditAmount", "1000000000000000.00")),
         "creditAmount",
     ),
     case(
@@ -172,32 +167,52 @@ def test_a_malformed_entry_is_a_decode_error_naming_the_field(
     with pytest.raises(BcDecodeError) as raised:
         for _ in streams.iter_gl_entries(app.rt.bc(), window.open()):
             pass
-    assert field in str(raised.value), str(raised.value)
+    message = str(raised.value)
+    assert field in message, message
+    if isinstance(edit, BadRecord):  # one entry edited: the error names it
+        assert "G/L entry" in message and any(n in message for n in edit.names), message
 
 
-def run_state(c: ConnectorUnderTest, flow: str, flow_input: dict[str, Any]) -> dict[str, Any]:
-    """Run a flow to its end, whether it completes or fails; its run record."""
-    iid = f"{flow}-{uuid.uuid4().hex[:8]}"
-    status = c.host.wait_for(c.host.start_new(flow, flow_input, instance_id=iid), timeout_s=180)
-    run = c.rt.audit.get_run(iid)
-    assert run is not None, status
-    run["runtime_status"] = status.runtime_status
-    return run
+# the cases in fields the actuals load reads (it selects no lastModifiedDateTime); amounts
+# beyond BC's range have their own run below (it puts March back afterwards)
+FLOW_CASES = [
+    c for c in DECODE_CASES if c.id != "lastModifiedDateTime without zone" and "BC's" not in c.id
+]
+
+
+@pytest.mark.parametrize(("edit", "field"), FLOW_CASES)
+def test_a_load_meeting_a_malformed_entry_fails_naming_it_and_sends_nothing(
+    app: ConnectorUnderTest, hostile: TamperingProxy, edit: Callable[[Any], Any], field: str
+) -> None:
+    """Each case through a whole actuals load on the same host: the run fails with the decoding
+    error, no import task starts, March's cells and the loaded baselines stay as they were.
+    (That the host survived is shown by the next case's run, and by the clean load below.)"""
+    tasks = tasks_per_action(app.sandbox)[IMPORT_GL_ACTUALS]
+    cells = app.sandbox.cells("GL Actuals", Time="Mar 25")
+    baselines = app.rt.snapshots.loaded_periods("fpa")
+    hostile.tamper(entries_of(MARCH), edit)
+    run = run_to_end(app, "actuals_load", {"mode": "period", "periods": ["2025-03"]})
+    assert run["runtime_status"] == "Failed" and run["state"] == "failed", run
+    assert field in run["error"], run["error"][:400]
+    assert tasks_per_action(app.sandbox)[IMPORT_GL_ACTUALS] == tasks
+    assert app.sandbox.cells("GL Actuals", Time="Mar 25") == cells
+    assert app.rt.snapshots.loaded_periods("fpa") == baselines
 
 
 def test_a_run_meeting_a_malformed_entry_fails_clearly_and_sends_nothing(
     app: ConnectorUnderTest, hostile: TamperingProxy
 ) -> None:
     before = tasks_per_action(app.sandbox)[IMPORT_GL_ACTUALS]
+    baselines = app.rt.snapshots.loaded_periods("fpa")
     hostile.tamper(entries_of(MARCH), first_entry(removing("accountNumber")))
-    run = run_state(app, "actuals_load", {"mode": "period", "periods": ["2025-02", "2025-03"]})
+    run = run_to_end(app, "actuals_load", {"mode": "period", "periods": ["2025-02", "2025-03"]})
     assert run["runtime_status"] == "Failed" and run["state"] == "failed"
-    assert "field 'accountNumber' is missing from a G/L entry" in run["error"]
+    assert re.search(r"field 'accountNumber' is missing from G/L entry \d+", run["error"])
     assert tasks_per_action(app.sandbox)[IMPORT_GL_ACTUALS] == before  # nothing imported
-    assert app.rt.snapshots.loaded_periods("fpa") == []  # no baseline moved
+    assert app.rt.snapshots.loaded_periods("fpa") == baselines  # no baseline moved
     hostile.clear()
     # the same host loads the same periods cleanly once the payload is sound
-    clean = run_state(app, "actuals_load", {"mode": "period", "periods": ["2025-01", "2025-03"]})
+    clean = run_to_end(app, "actuals_load", {"mode": "period", "periods": ["2025-01", "2025-03"]})
     assert clean["state"] == "succeeded", clean
     assert tasks_per_action(app.sandbox)[IMPORT_GL_ACTUALS] == before + 1
 
@@ -212,10 +227,14 @@ def test_a_run_meeting_a_malformed_entry_fails_clearly_and_sends_nothing(
 def test_an_entry_outside_its_period_stops_the_run(
     app: ConnectorUnderTest, hostile: TamperingProxy, posted: str, message: str
 ) -> None:
+    tasks = tasks_per_action(app.sandbox)[IMPORT_GL_ACTUALS]
+    cells = app.sandbox.cells("GL Actuals", Time="Mar 25")
     hostile.tamper(entries_of(MARCH), first_entry(setting("postingDate", posted)))
-    run = run_state(app, "actuals_load", {"mode": "period", "periods": ["2025-03"]})
+    run = run_to_end(app, "actuals_load", {"mode": "period", "periods": ["2025-03"]})
     assert run["state"] == "failed"
     assert message in run["error"], run["error"][:300]
+    assert tasks_per_action(app.sandbox)[IMPORT_GL_ACTUALS] == tasks
+    assert app.sandbox.cells("GL Actuals", Time="Mar 25") == cells
 
 
 def test_a_not_a_number_amount_is_refused_before_anything_is_sent(
@@ -223,21 +242,44 @@ def test_a_not_a_number_amount_is_refused_before_anything_is_sent(
 ) -> None:
     before = tasks_per_action(app.sandbox)[IMPORT_GL_ACTUALS]
     hostile.tamper(entries_of(MARCH), first_entry(setting("debitAmount", "NaN")))
-    run = run_state(app, "actuals_load", {"mode": "period", "periods": ["2025-03"]})
+    run = run_to_end(app, "actuals_load", {"mode": "period", "periods": ["2025-03"]})
     assert tasks_per_action(app.sandbox)[IMPORT_GL_ACTUALS] == before, run["summary"]["import"]
     assert run["state"] == "failed" and "debitAmount" in run["error"]
+
+
+def test_an_amount_beyond_bcs_range_is_refused_before_anything_is_sent(
+    app: ConnectorUnderTest, hostile: TamperingProxy
+) -> None:
+    before = tasks_per_action(app.sandbox)[IMPORT_GL_ACTUALS]
+    cells = app.sandbox.cells("GL Actuals", Time="Mar 25")
+    hostile.tamper(entries_of(MARCH), first_entry(setting("debitAmount", 1e300)))
+    run = run_to_end(app, "actuals_load", {"mode": "period", "periods": ["2025-03"]})
+    try:
+        assert run["state"] == "failed" and "debitAmount" in run["error"], run["error"][:300]
+        assert tasks_per_action(app.sandbox)[IMPORT_GL_ACTUALS] == before
+        assert app.sandbox.cells("GL Actuals", Time="Mar 25") == cells
+    finally:  # put March back as BC has it, for the tests after this one
+        hostile.clear()
+        run_to_end(app, "actuals_load", {"mode": "period", "periods": ["2025-03"]})
 
 
 def test_an_account_number_of_the_wrong_type_is_quarantined(
     app: ConnectorUnderTest, hostile: TamperingProxy
 ) -> None:
-    hostile.tamper(entries_of(MARCH), first_entry(setting("accountNumber", 61010)))
-    run = run_state(app, "actuals_load", {"mode": "period", "periods": ["2025-03"]})
-    assert run["state"] == "partially_succeeded", run
+    """The entry is left out with its reason, never mapped or dropped silently. The proxy moved
+    it from its real account to 61010, so BC's own trial balance (untampered) shows the real
+    account short by its amount: the run may also fail on that reconciliation, naming it."""
+    bad = first_entry(setting("accountNumber", 61010))
+    hostile.tamper(entries_of(MARCH), bad)
+    run = run_to_end(app, "actuals_load", {"mode": "period", "periods": ["2025-03"]})
     quarantined = list(app.rt.audit.records(run["run_id"], "quarantined"))
     assert len(quarantined) == 1 and "61010" in quarantined[0].reason
     (reconciliation,) = run["summary"]["reconciliation"]
     assert reconciliation["balanced"] and reconciliation["quarantined_entries"] == 1
+    if run["state"] != "partially_succeeded":
+        real_account = reconciliation["trial_balance"]["mismatches"][0]["account"]
+        assert run["state"] == "failed", run
+        assert f"trial balance differs for accounts {real_account}" in run["error"], run["error"]
 
 
 def test_a_future_modification_stamp_does_not_hide_later_postings(
@@ -257,11 +299,11 @@ def test_a_future_modification_stamp_does_not_hide_later_postings(
         return body
 
     hostile.tamper(newest_stamp, stamped_2099)
-    first = run_state(app, "actuals_load", {"mode": "incremental"})
+    first = run_to_end(app, "actuals_load", {"mode": "incremental"})
     assert first["state"] in ("succeeded", "failed"), first
     hostile.clear()
     app.sandbox.post("bc", "/_sandbox/bc/post-entries", {"count": 12, "period": "2026-12"})
-    later = run_state(app, "actuals_load", {"mode": "incremental"})
+    later = run_to_end(app, "actuals_load", {"mode": "incremental"})
     assert later["state"] == "succeeded", later
     assert "2026-12" in later["summary"]["periods"], later["summary"]
     assert_reconciled(app, [Period(2026, 12)])
@@ -271,21 +313,31 @@ def test_an_absurd_posting_date_does_not_plan_a_thousand_years_of_periods(
     app: ConnectorUnderTest, hostile: TamperingProxy
 ) -> None:
     """The first load plans every month from the first to the last posting date: one entry
-    dated 2999 (a typo BC accepts) must give a clear refusal or a bounded plan."""
+    dated 2999 (a typo BC accepts) must give a bounded plan that flags it. The proxy answers
+    as BC would with such an entry: it is the newest posting when nothing bounds the read, and
+    it exists beyond any horizon; reads bounded below 2999 are BC's own answers."""
+    entry = {"id": "00000000-0000-0000-0000-000000002999", "postingDate": "2999-12-31"}
 
-    def last_posting(method: str, path: str, query: Mapping[str, str]) -> bool:
-        return path.endswith("/generalLedgerEntries") and query.get("$orderby", "").startswith(
-            "postingDate desc"
+    def sees_2999(method: str, path: str, query: Mapping[str, str]) -> bool:
+        if not path.endswith("/generalLedgerEntries"):
+            return False
+        where = query.get("$filter", "")
+        newest = (
+            query.get("$orderby", "").startswith("postingDate desc")
+            and "postingDate le" not in where
         )
+        return newest or "postingDate gt" in where
 
-    hostile.tamper(last_posting, lambda body: {**body, "value": [{"postingDate": "2999-12-31"}]})
+    hostile.tamper(sees_2999, lambda body: {**body, "value": [entry]})
     # a task hub of its own: nothing committed yet, so this is a first load's plan
     env = {**app.env, "TASK_HUB_NAME": "fresh" + uuid.uuid4().hex[:8]}
     runtime = Runtime(load_settings(env), env)
     request = {"run_id": "plan-absurd-date", "pipeline": "fpa", "mode": "incremental"}
-    try:
-        planned = actuals_flow.plan(runtime, request)["periods"]
-    except ValueError as exc:
-        assert "2999" in str(exc)
-        return
-    assert len(planned) <= actuals_flow.MAX_PERIODS, f"{len(planned)} periods: {planned[-3:]}"
+    planned = actuals_flow.plan(runtime, request)
+    # bounded and flagged: the months up to the horizon, and beyond_horizon set so the load
+    # quarantines what lies beyond (stage_beyond_horizon; not run here)
+    assert planned["beyond_horizon"] is not None, planned
+    horizon = Period.parse(planned["beyond_horizon"])
+    periods = [Period.parse(p) for p in planned["periods"]]
+    assert periods and max(periods) <= horizon, planned["periods"][-3:]
+    assert len(periods) <= actuals_flow.MAX_PERIODS

@@ -5,6 +5,7 @@ dimensions, trial balances."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -159,6 +160,39 @@ def test_purchase_order_control_bumps_last_modified(bc_private: BcKit) -> None:
         "/purchaseOrders", **{"$filter": f"lastModifiedDateTime ge {order['lastModifiedDateTime']}"}
     )
     assert created["id"] in {o["id"] for o in since}
+
+
+def test_a_purchase_order_is_deleted_with_its_lines(bc_private: BcKit) -> None:
+    kit = bc_private
+    created = kit.control("bc/purchase-orders", {"action": "create"})
+    path = f"/purchaseOrders({created['id']})"
+    bc_error(kit.delete(path, etag=None), 400, "BadRequest_InvalidToken")  # If-Match required
+    assert kit.delete(path, etag=kit.get(path).json()["@odata.etag"]).status_code == 204
+    assert kit.get(path).status_code == 404
+    assert created["id"] not in {o["id"] for o in kit.values("/purchaseOrders")}
+    lines = kit.values("/purchaseOrderLines", **{"$filter": f"documentId eq {created['id']}"})
+    assert lines == []
+
+
+def test_a_late_commit_keeps_the_time_it_wrote_at(bc_private: BcKit) -> None:
+    kit = bc_private
+    first = kit.control("bc/purchase-orders", {"action": "create"})
+    kit.advance_clock(10)
+    second = kit.control("bc/purchase-orders", {"action": "create"})
+    written = (
+        moment(first["lastModifiedDateTime"])
+        + (moment(second["lastModifiedDateTime"]) - moment(first["lastModifiedDateTime"])) / 2
+    )
+    late = {"action": "change", "number": first["number"], "stampedAt": written.isoformat()}
+    changed = kit.control("bc/purchase-orders", {**late, "receiveAll": True})
+    assert changed["fullyReceived"] is True
+    assert abs(moment(changed["lastModifiedDateTime"]) - written) < timedelta(milliseconds=4)
+    assert moment(changed["lastModifiedDateTime"]) < moment(second["lastModifiedDateTime"])
+    before = kit.http.post(
+        f"{kit.info['bc']}/_sandbox/bc/purchase-orders",
+        json={**late, "stampedAt": first["lastModifiedDateTime"]},  # not after its own last change
+    )
+    assert before.status_code == 400
 
 
 @pytest.mark.parametrize("period", [("2025-01-01", "2025-12-31"), ("2026-03-01", "2026-03-31")])

@@ -25,7 +25,7 @@ from bc_anaplan.bc import (
     renew_subscription,
 )
 from bc_anaplan.bc.encoding import parse_datetime
-from bc_anaplan.bc.subscriptions import company_resource
+from bc_anaplan.bc.subscriptions import MAX_SUBSCRIPTIONS, company_resource
 from tests.core.bc.conftest import API, Controls, make_client
 from tests.support.processes import running_sandbox
 
@@ -170,3 +170,47 @@ def test_lost_answers_to_create_and_renew_are_reconciled(
     log = own_controls.requests()
     assert log[("POST", subscriptions, 0)] >= 1  # the dropped create really happened
     assert log[("PATCH", subscriptions + "({id})", 409)] >= 1  # its repeat met the new ETag
+
+
+def test_at_the_limit_strays_go_first_and_nothing_over_it_is_attempted(
+    client: BcClient, own_controls: Controls, receiver: Receiver, own: dict[str, Any]
+) -> None:
+    create_subscription(client, receiver.url, company_resource(client, "accounts"))
+    create_subscription(client, receiver.url, company_resource(client, "journals"))
+    # other apps (other notification URLs) fill BC up to its limit of 200 per environment
+    others = make_client(own, BC_RATE_LIMIT_PER_MINUTE="60000")
+    for i in range(MAX_SUBSCRIPTIONS - 2):
+        create_subscription(
+            others, f"{receiver.url}?app={i}", company_resource(client, "generalLedgerEntries")
+        )
+    assert len(list_subscriptions(client)) == MAX_SUBSCRIPTIONS
+    try:
+        _strays_first_then_the_limit(client, own_controls, receiver)
+    finally:
+        for sub in list_subscriptions(others):
+            delete_subscription(others, sub)
+
+
+def _strays_first_then_the_limit(
+    client: BcClient, own_controls: Controls, receiver: Receiver
+) -> None:
+    stray = next(s for s in list_subscriptions(client) if s.resource.endswith("/journals"))
+
+    # the stray is deleted before the create, so the missing subscription fits
+    report = ensure_subscriptions(client, receiver.url, ["accounts", "employees"])
+    assert [s.id for s in report.deleted] == [stray.id]
+    assert [s.resource.rsplit("/", 1)[1] for s in report.created] == ["employees"]
+    assert report.over_limit == [] and report.failed == {}
+    assert report.held == MAX_SUBSCRIPTIONS == len(list_subscriptions(client))
+
+    # full, nothing of ours to free: the create is not even attempted
+    posts = own_controls.requests()
+    wanted = ["accounts", "employees", "dimensionValues"]
+    full = ensure_subscriptions(client, receiver.url, wanted)
+    assert full.over_limit == ["dimensionValues"] and not full.created and not full.deleted
+    assert len(full.unchanged) == 2
+    after = own_controls.requests()
+    route = API + "/subscriptions"
+    assert sum(n for (m, r, _), n in after.items() if (m, r) == ("POST", route)) == sum(
+        n for (m, r, _), n in posts.items() if (m, r) == ("POST", route)
+    )

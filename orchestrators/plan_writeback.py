@@ -2,8 +2,10 @@
 
 Input: ``{"version": "Budget FY27", "policy"?: "all-or-nothing"|"continue", "pipeline"?,
 "trigger"?}``. Export under the model lock (released as soon as the file is down), validate
-every line before BC is touched, then write in bounded chunks, retire the version's previous
-drafts, and reconcile what BC holds with the export. See ``bc_anaplan/flows/writeback``.
+every line before BC is touched, claim the version (a second run of it while one runs is
+refused) and leave out the rows finance already posted, then write in bounded chunks, retire
+the version's earlier drafts, and reconcile what BC holds with the lines meant to be written.
+See ``bc_anaplan/flows/writeback``.
 """
 
 from __future__ import annotations
@@ -36,25 +38,48 @@ def write(
     context: df.DurableOrchestrationContext, run: dict[str, Any], checked: dict[str, Any]
 ) -> Steps:
     started = yield context.call_activity(ACTIVITY_BEGIN, run)
+    if started.get("busy"):
+        return {
+            "refused": (
+                f"plan version {run['version']!r} is being written back by run "
+                f"{started['busy']}; this run wrote nothing to BC (start it again once that "
+                "run has ended)"
+            )
+        }, "failed"
     rejected = 0
-    for chunk in range(checked["chunks"]):
+    chunk_run = {**run, "lines_blob": started["lines_blob"], "journal_id": started["journal_id"]}
+    for chunk in range(started["chunks"]):
         context.set_custom_status(
-            {"step": "write draft lines", "done": chunk, "total": checked["chunks"]}
+            {"step": "write draft lines", "done": chunk, "total": started["chunks"]}
         )
-        result = yield context.call_activity(
-            ACTIVITY_WRITE, {**run, "chunk": chunk, "journal_id": started["journal_id"]}
-        )
+        result = yield context.call_activity(ACTIVITY_WRITE, {**chunk_run, "chunk": chunk})
         rejected += result["bc_rejected"]
     if rejected and checked["policy"] == "all-or-nothing":
         rolled = yield context.call_activity(ACTIVITY_ROLL_BACK, run)
         return {"rolled_back": rolled, "bc_rejected": rejected}, "failed"
     retired = None
-    if started["previous"]:
+    if started["earlier"]:
         retired = yield context.call_activity(
-            ACTIVITY_RETIRE, {**run, "previous": started["previous"]}
+            ACTIVITY_RETIRE,
+            {**run, "earlier": started["earlier"], "previous": started["previous"]},
         )
     committed = yield context.call_activity(ACTIVITY_COMMIT, run)
-    return {"bc_rejected": rejected, "retired_previous": retired, **committed}, None
+    posted = started["posted_earlier"] + (retired or {}).get("posted_during_run", 0)
+    written = {
+        "bc_rejected": rejected,
+        "posted_earlier": started["posted_earlier"],
+        "posted_during_run": (retired or {}).get("posted_during_run", 0),
+        "lines_to_write": started["lines_to_write"],
+        "retired_previous": retired,
+        **committed,
+    }
+    if posted:
+        written["posted_note"] = (
+            f"{posted} rows were already posted by finance from an earlier draft of this "
+            "version and were not rewritten; the posted amount, the new plan amount and the "
+            "difference of each are in the audit trail"
+        )
+    return written, (None if committed["complete"] or rejected else "partially_succeeded")
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -97,7 +122,10 @@ def plan_writeback(context: df.DurableOrchestrationContext) -> Steps:
         else:
             run = {**run, "revision": checked["revision"], "lines_blob": checked["lines_blob"]}
             written, state = yield from write(context, run, checked)
-            summary["written"] = written
+            if "refused" in written:
+                summary["refused"] = written["refused"]
+            else:
+                summary["written"] = written
     except Exception as exc:
         yield from fail(context, exc)
         raise

@@ -4,7 +4,10 @@ Body: ``{"version": "Budget FY27", "policy"?: "all-or-nothing"|"continue", "pipe
 The same as ``POST /api/runs/plan_writeback`` of the ops API (``triggers.ops_runs``), kept at
 this address for the callers it already has: 202 with the instance id and the Durable status
 URLs, 409 if the same version is already being written back (the running instance is named),
-400 naming what is wrong.
+400 naming what is wrong. "Already being written back" covers writebacks the approval watch
+started too: it names them by the same work key (``workkeys.plan_writeback``); and a writeback
+started some other way (a replay) is refused by the run's own claim on the version
+(``flows.writeback_state.WritebackState.claim``).
 """
 
 from __future__ import annotations

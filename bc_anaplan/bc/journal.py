@@ -33,6 +33,12 @@ whose step 1 re-reads the existing keys, so nothing is created twice. After four
 row that settle no further line, the rest is reported as unconfirmed (a rerun reconciles it).
 The connector never calls ``Microsoft.NAV.post`` and never writes accounts or G/L entries
 (``batch.check_draft_only``).
+
+**What finance posted.** Posting a batch turns each line into G/L entries that keep the line's
+``documentNumber`` and ``description`` (the external document number is not on the
+``generalLedgerEntries`` page), and deletes the line. ``posted_entries`` reads the entries of
+given plan documents back, so a writeback can tell a draft that was *posted* from one that was
+merely *deleted*.
 """
 
 from __future__ import annotations
@@ -48,9 +54,9 @@ from typing import Any
 from bc_anaplan.bc.batch import BatchOperation, BatchOutcome, chunked, run_batch
 from bc_anaplan.bc.client import BcClient
 from bc_anaplan.bc.errors import BcError
-from bc_anaplan.bc.paging import iter_pages
-from bc_anaplan.bc.records import JournalLine, dimension_map
-from bc_anaplan.bc.streams import JOURNAL_LINES, find_journal
+from bc_anaplan.bc.paging import Resource, iter_pages
+from bc_anaplan.bc.records import GlEntry, JournalLine, decode_gl_entry, dimension_map
+from bc_anaplan.bc.streams import GL_ENTRIES, JOURNAL_LINES, find_journal
 from bc_anaplan.http import OutcomeUnknownError
 
 log = logging.getLogger("bc_anaplan.bc.journal")
@@ -60,6 +66,11 @@ EXTERNAL_DOCUMENT_NUMBER_LENGTH = 35  # journalLines.externalDocumentNumber: Cod
 DOCUMENT_NUMBER_LENGTH = 20  # journalLines.documentNumber: Code[20]
 DESCRIPTION_LENGTH = 100  # journalLines.description: Text[100]
 _KEY_HEX = 28
+DOCUMENTS_PER_FILTER = 15  # "documentNumber eq 'PLAN-...'" x 15 keeps the URL short
+# G/L entries of plan documents: no dimensions (the row is known by its description)
+POSTED_PLAN_ENTRIES = Resource(
+    "generalLedgerEntries", GL_ENTRIES.select, decode_gl_entry, cursor_field=None
+)
 _ALREADY_EXISTS = "already exists"
 Progress = Callable[[str, int], None]
 
@@ -354,6 +365,26 @@ def existing_lines(client: BcClient, journal_id: str) -> tuple[dict[str, Journal
             if line.external_document_number.startswith(KEY_SCHEME):
                 found[line.external_document_number] = line
     return found, pages
+
+
+def posted_entries(client: BcClient, documents: Iterable[str]) -> tuple[list[GlEntry], int]:
+    """The G/L entries posted from journal lines of the given document numbers, and the number
+    of requests: one per 15 documents and 20,000 entries. Read from the primary, so a batch
+    posted a moment ago is seen."""
+    wanted = sorted(set(documents))
+    entries: list[GlEntry] = []
+    pages = 0
+    for start in range(0, len(wanted), DOCUMENTS_PER_FILTER):
+        group = wanted[start : start + DOCUMENTS_PER_FILTER]
+        if any("'" in document for document in group):
+            raise ValueError(f"a document number holds a quote: {group}")
+        expression = " or ".join(f"documentNumber eq '{document}'" for document in group)
+        for page in iter_pages(
+            client, POSTED_PLAN_ENTRIES, filter_expression=expression, replica=False
+        ):
+            pages += 1
+            entries.extend(e for e in page if e.document_number in group)
+    return entries, pages
 
 
 def delete_lines(

@@ -7,17 +7,26 @@ model lock and is staged in Blob Storage):
    touched; invalid lines go to the audit trail with their reasons. Under ``all-or-nothing`` any
    invalid line stops the run here. The plan's *revision* (a hash of its valid lines) decides
    whether there is anything to do: the revision already fully written is ``unchanged``.
-2. ``begin`` -- record the revision as pending for the version (a crash resumes it).
-3. ``write_chunk`` -- one activity per bounded chunk of lines (``lines_per_activity``), each an
-   idempotent ``DraftJournalWriter`` run: keys are derived from version, revision and row, so a
-   retried or resumed chunk finds its lines and writes none twice.
+2. ``begin`` -- claim the version for this run (a second run of the same version while one runs
+   is refused: two runs interleaving their writes and retirements could leave both revisions in
+   the batch), record the revision in the version's list of revisions, then ask BC which rows
+   finance already *posted* from a line of any revision of the version (``posted_entries``: the
+   G/L entries keep the line's document number and description). Those rows are never written
+   again -- the next posting would count them twice -- and are recorded with the posted amount,
+   the new plan amount and the difference. The other rows are staged as the lines to write.
+3. ``write_chunk`` -- one activity per bounded chunk of those lines (``lines_per_activity``),
+   each an idempotent ``DraftJournalWriter`` run: keys are derived from version, revision and
+   row, so a retried or resumed chunk finds its lines and writes none twice.
 4. ``roll_back`` (``all-or-nothing`` only, if BC refused a line) -- delete this revision's lines.
-5. ``retire`` -- delete the drafts of the version's previous revision that are still in the
-   batch; lines no longer there were posted (or removed) by finance and are never touched; the
-   run says how many.
-6. ``commit`` -- read the written lines back, reconcile them per account with the export to the
-   cent, record one audit row per line (row key -> BC journal line id) and make the revision
-   current.
+5. ``retire`` -- delete the drafts of the version's earlier revisions still in the batch (never
+   a posted line: posting removed it from the batch), *then* ask BC again what was posted. A
+   row whose earlier line finance posted while this run was writing now has a new draft too;
+   that new draft is withdrawn (deleted) and the row reported, so no row ends with a posted
+   line and a draft waiting to be posted. Deleting first closes the window: once the old drafts
+   are gone, none of them can be posted any more.
+6. ``commit`` -- read the written lines back, reconcile them per account with the lines that
+   were meant to be written (plan total = drafts written + rows posted earlier, to the cent),
+   record one audit row per line (row key -> BC journal line id) and make the revision current.
 
 The connector never posts the journal; G/L accounts and entries are only ever read.
 """
@@ -27,14 +36,12 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import UpdateMode
-
+from bc_anaplan import workkeys
 from bc_anaplan.audit import AuditRecord, StepRecord, utc_now
 from bc_anaplan.bc import streams
 from bc_anaplan.bc.journal import (
@@ -42,10 +49,28 @@ from bc_anaplan.bc.journal import (
     DraftJournalWriter,
     PlanLine,
     delete_lines,
+    line_key,
     plan_document_number,
 )
 from bc_anaplan.bc.paging import iter_pages
 from bc_anaplan.bc.records import JournalLine
+from bc_anaplan.flows.writeback_posted import (
+    LINES_PER_AUDIT_ROW,
+    POSTED_COLUMNS,
+    PostedRow,
+    find_posted,
+    posted_blob_rows,
+    posted_records,
+    read_posted,
+    unmatched_record,
+)
+from bc_anaplan.flows.writeback_state import (  # callers import the state from here too
+    WritebackState,
+    plan_description,
+    plan_version_key,
+    revisions_of,
+    run_is_running,
+)
 from bc_anaplan.pipeline import Pipeline, WritebackConfig
 from bc_anaplan.plans import (
     AccountFacts,
@@ -56,42 +81,9 @@ from bc_anaplan.plans import (
     totals_by_account,
 )
 from bc_anaplan.runtime import Runtime
-from bc_anaplan.storage import safe_key
 
 POLICIES = ("all-or-nothing", "continue")
 LINE_COLUMNS = ["row_key", "account", "posting_date", "amount", "dimensions", "exported"]
-
-
-# --- state per plan version ----------------------------------------------------------------------
-
-
-class WritebackState:
-    """What was written for each plan version: the current and the pending revision."""
-
-    def __init__(self, rt: Runtime) -> None:
-        self.table = rt.storage.table("Writebacks")
-
-    def get(self, pipeline: str, version: str) -> dict[str, Any]:
-        try:
-            entity = self.table.get_entity(safe_key(pipeline), safe_key(version))
-        except ResourceNotFoundError:
-            return {}
-        return {
-            k: (json.loads(v) if k in ("Retire", "Previous") and v else v)
-            for k, v in entity.items()
-        }
-
-    def update(self, pipeline: str, version: str, **fields: Any) -> None:
-        entity = {"PartitionKey": safe_key(pipeline), "RowKey": safe_key(version)}
-        for key, value in fields.items():
-            entity[key] = json.dumps(value) if isinstance(value, dict) else value
-        self.table.upsert_entity(entity, mode=UpdateMode.MERGE)
-
-    def versions(self, pipeline: str) -> list[dict[str, Any]]:
-        rows = self.table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": safe_key(pipeline)}
-        )
-        return [dict(r) for r in rows]
 
 
 def _config(pipeline: Pipeline) -> WritebackConfig:
@@ -100,9 +92,8 @@ def _config(pipeline: Pipeline) -> WritebackConfig:
     return pipeline.writeback
 
 
-def plan_version_key(version: str, revision: str) -> str:
-    """The plan version as the journal sees it: one per revision of the approved figures."""
-    return f"{version}#{revision}"
+def _blob(pipeline: Pipeline, run_id: str, name: str) -> str:
+    return f"{pipeline.name}/{run_id}/{name}"
 
 
 # --- 1. validate ---------------------------------------------------------------------------------
@@ -268,7 +259,7 @@ def read_lines(
                 date.fromisoformat(posting),
                 Decimal(amount),
                 tuple(tuple(d) for d in json.loads(dims)),
-                f"{version} {key}",
+                plan_description(version, key),
             )
         )
     return lines
@@ -278,25 +269,84 @@ def read_lines(
 
 
 def begin(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
-    pipeline, version = rt.settings.pipeline(request["pipeline"]), request["version"]
-    store = WritebackState(rt)
-    state = store.get(pipeline.name, version)
-    previous = None
-    current = state.get("CurrentRevision")
-    if current and current != request["revision"]:
-        previous = {"revision": current, "lines": int(state.get("CurrentLines") or 0)}
+    started, started_at = time.monotonic(), utc_now()
+    run_id, pipeline = request["run_id"], rt.settings.pipeline(request["pipeline"])
+    version, revision = request["version"], request["revision"]
+    claim = WritebackState(rt).claim(
+        pipeline.name, version, run_id, revision, lambda run: run_is_running(rt, run)
+    )
+    if claim.busy_run is not None:
+        return {"busy": claim.busy_run}
     journal = streams.find_journal(rt.bc(pipeline.name), _config(pipeline).journal)
-    if state.get("Pending") != request["revision"]:
-        store.update(
-            pipeline.name,
-            version,
-            Pending=request["revision"],
-            PendingRun=request["run_id"],
-            Previous=previous or {},
-        )
-    elif state.get("Previous"):
-        previous = state["Previous"]
-    return {"previous": previous, "journal_id": journal.id}
+    lines = read_lines(rt, request["lines_blob"], version, revision)
+    posted = find_posted(rt, pipeline, version, claim.revisions, lines)
+    to_write = _blob(pipeline, run_id, "plan-lines-to-write.csv.gz")
+    rows = rt.staging.read(request["lines_blob"])
+    next(rows)
+    written = rt.staging.write(
+        to_write,
+        LINE_COLUMNS,
+        (row for row in rows if row[0] not in posted.rows),
+        key_columns=1,
+        amount_column=3,
+    )
+    rt.staging.write(
+        _blob(pipeline, run_id, "plan-posted.csv.gz"),
+        POSTED_COLUMNS,
+        posted_blob_rows(posted.rows.values(), "before"),
+    )
+    rt.audit.record(
+        run_id,
+        posted_records(
+            "posted",
+            list(posted.rows.values()),
+            "rows posted by finance from an earlier line of this version: not rewritten",
+        ),
+    )
+    rt.audit.record(run_id, unmatched_record("posted-unmatched", posted))
+    # a draft of this revision for a row found posted (left by an earlier attempt whose
+    # withdrawal did not go through) must not wait in the batch to be posted a second time
+    withdrawn = _withdraw(rt, pipeline, version, revision, list(posted.rows.values()))[0]
+    twice = posted.posted_twice()
+    counts = {
+        "posted_earlier": len(posted.rows),
+        "lines_to_write": written.rows,
+        "bc_requests": posted.requests + 1,
+    }
+    rt.audit.record_step(
+        run_id,
+        StepRecord(
+            "begin",
+            "find the rows finance posted",
+            started_at,
+            int((time.monotonic() - started) * 1000),
+            counts,
+            {
+                "revisions": claim.revisions,
+                "posted_earlier_plan_total": str(
+                    sum((r.plan for r in posted.rows.values()), Decimal(0))
+                ),
+                "posted_earlier_bc_total": str(
+                    sum((r.posted for r in posted.rows.values()), Decimal(0))
+                ),
+                "posted_twice": [r.row_key for r in twice][:50],
+                "unmatched_posted_entries": len(posted.unmatched),
+                "drafts_of_posted_rows_withdrawn": withdrawn,
+            },
+        ),
+    )
+    size = _config(pipeline).lines_per_activity
+    return {
+        "journal_id": journal.id,
+        "previous": claim.previous,
+        "earlier": [r for r in claim.revisions if r != revision],
+        "posted_earlier": len(posted.rows),
+        "posted_twice": len(twice),
+        "unmatched_posted_entries": len(posted.unmatched),
+        "lines_to_write": written.rows,
+        "lines_blob": to_write,
+        "chunks": math.ceil(written.rows / size),
+    }
 
 
 def write_chunk(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
@@ -359,63 +409,143 @@ def write_chunk(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _revision_lines(
-    rt: Runtime, pipeline: Pipeline, version: str, revision: str
+    rt: Runtime, pipeline: Pipeline, version: str, revisions: Iterable[str]
 ) -> tuple[str, list[JournalLine]]:
-    """Every line of the revision in the batch -- copies included, so none survives retirement.
+    """Every line of the revisions in the batch -- copies included, so none survives retirement.
 
     Read from the primary (not a replica): it must see lines written a moment ago.
     """
     bc = rt.bc(pipeline.name)
     journal = streams.find_journal(bc, _config(pipeline).journal)
-    document = plan_document_number(plan_version_key(version, revision))
-    lines = [
-        line
-        for page in iter_pages(
-            bc,
-            streams.JOURNAL_LINES,
-            path=f"journals({journal.id})/journalLines",
-            filter_expression=f"documentNumber eq '{document}'",
-            replica=False,
-        )
-        for line in page
-        if line.document_number == document
-    ]
+    lines: list[JournalLine] = []
+    for revision in revisions:
+        document = plan_document_number(plan_version_key(version, revision))
+        lines += [
+            line
+            for page in iter_pages(
+                bc,
+                streams.JOURNAL_LINES,
+                path=f"journals({journal.id})/journalLines",
+                filter_expression=f"documentNumber eq '{document}'",
+                replica=False,
+            )
+            for line in page
+            if line.document_number == document
+        ]
     return journal.id, lines
 
 
 def roll_back(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     """``all-or-nothing``: BC refused some lines, so none of this revision may stay."""
     pipeline, version = rt.settings.pipeline(request["pipeline"]), request["version"]
-    _, lines = _revision_lines(rt, pipeline, version, request["revision"])
+    _, lines = _revision_lines(rt, pipeline, version, [request["revision"]])
     gone = delete_lines(rt.bc(pipeline.name), lines)
-    WritebackState(rt).update(pipeline.name, version, Pending="", PendingRun="")
+    store = WritebackState(rt)
+    if store.get(pipeline.name, version).get("PendingRun") == request["run_id"]:
+        store.update(pipeline.name, version, Pending="", PendingRun="")
     return {"deleted": sum(gone.values()), "kept": sum(not g for g in gone.values())}
 
 
-# --- 5. retire the previous revision -------------------------------------------------------------
+# --- 5. retire the earlier revisions -------------------------------------------------------------
 
 
 def retire(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
-    pipeline, version = rt.settings.pipeline(request["pipeline"]), request["version"]
-    previous = request["previous"]
+    """Delete the earlier revisions' drafts, then withdraw new drafts of rows posted meanwhile.
+
+    Order matters: after the old drafts are deleted none of them can be posted any more, so the
+    posted entries read *afterwards* are final for the earlier revisions. A row found posted now
+    but not when this run began was posted while it wrote; its new draft is deleted again (a
+    finance team expects the figure it posted to stand, and the difference to be reported, not
+    a second line for the same row waiting to be posted).
+    """
+    started, started_at = time.monotonic(), utc_now()
+    run_id, pipeline = request["run_id"], rt.settings.pipeline(request["pipeline"])
+    version, revision = request["version"], request["revision"]
+    earlier = [r for r in request["earlier"] if r != revision]
+    previous = request.get("previous") or {}
+    bc = rt.bc(pipeline.name)
     store = WritebackState(rt)
     record = store.get(pipeline.name, version).get("Retire") or {}
-    _, drafts = _revision_lines(rt, pipeline, version, previous["revision"])
-    if record.get("revision") != previous["revision"]:
-        # first look at the old revision: what is not in the batch any more was posted or
-        # removed by someone else, and is never touched
-        record = {
-            "revision": previous["revision"],
-            "expected": previous["lines"],
-            "drafts_found": len(drafts),
-            "posted_or_removed": max(0, previous["lines"] - len(drafts)),
-            "deleted": 0,
-        }
-    gone = delete_lines(rt.bc(pipeline.name), drafts)
+    _, drafts = _revision_lines(rt, pipeline, version, earlier)
+    if record.get("run") != run_id:  # the first look (a retried retire keeps it)
+        record = {"run": run_id, "revisions": earlier, "drafts_found": len(drafts), "deleted": 0}
+    gone = delete_lines(bc, drafts)
+    kept = [line for line in drafts if not gone.get(line.id)]
     record["deleted"] = int(record.get("deleted", 0)) + sum(gone.values())
-    record["kept"] = sum(not g for g in gone.values())
-    store.update(pipeline.name, version, Retire=record)
+    record["kept"] = len(kept)  # a reviewer changed them since they were read: left alone
+
+    lines = read_lines(rt, request["lines_blob"], version, revision)
+    posted = find_posted(rt, pipeline, version, [*earlier, revision], lines)
+    posted_blob = _blob(pipeline, run_id, "plan-posted.csv.gz")
+    before = read_posted(rt, posted_blob)
+    late = [
+        row for key, row in posted.rows.items() if key not in before and row.revisions - {revision}
+    ]
+    withdrawn, not_withdrawn = _withdraw(rt, pipeline, version, revision, late)
+    if late:
+        rows = [*before.values(), *(next(posted_blob_rows([r], "during")) for r in late)]
+        rt.staging.write(posted_blob, POSTED_COLUMNS, sorted(rows))
+        rt.audit.record(
+            run_id,
+            posted_records(
+                "posted-during-run",
+                late,
+                "rows posted by finance from an earlier line while this run wrote: their new "
+                "draft was withdrawn",
+                not_withdrawn=not_withdrawn,
+            ),
+        )
+    rt.audit.record(run_id, unmatched_record("posted-unmatched-at-retire", posted))
+    twice = posted.posted_twice()
+    of_previous = sum(1 for r in posted.rows.values() if previous.get("revision") in r.revisions)
+    record.update(
+        expected=int(previous.get("lines") or 0),
+        posted_rows=sum(1 for r in posted.rows.values() if r.revisions - {revision}),
+        removed=max(0, int(previous.get("lines") or 0) - int(record["drafts_found"]) - of_previous)
+        if previous
+        else 0,
+        # with the rows a retried retire recorded already
+        posted_during_run=len(late) + sum(1 for row in before.values() if row[5] == "during"),
+        withdrawn=withdrawn,
+        not_withdrawn=not_withdrawn,
+        posted_twice=len(twice),
+        unmatched_posted_entries=len(posted.unmatched),
+    )
+    # a revision with no line left in the batch and none posted can never be posted: forget it
+    keep = posted.revisions() | {posted.documents[line.document_number] for line in kept}
+    revisions = [
+        r
+        for r in revisions_of(store.get(pipeline.name, version))
+        if r == revision or r in keep or r not in earlier
+    ]
+    store.update(pipeline.name, version, Retire=record, Revisions=revisions)
+    rt.audit.record_step(
+        run_id,
+        StepRecord(
+            "retire",
+            "retire the earlier revisions",
+            started_at,
+            int((time.monotonic() - started) * 1000),
+            {"posted_during_run": record["posted_during_run"], "bc_requests": posted.requests},
+            {**record, "posted_twice_rows": [r.row_key for r in twice][:50]},
+        ),
+    )
     return record
+
+
+def _withdraw(
+    rt: Runtime, pipeline: Pipeline, version: str, revision: str, rows: list[PostedRow]
+) -> tuple[int, int]:
+    """Delete this revision's drafts of the posted ``rows``: (withdrawn, found but kept)."""
+    if not rows:
+        return 0, 0
+    plan_version = plan_version_key(version, revision)
+    keys = {line_key(plan_version, row.row_key) for row in rows}
+    _, current = _revision_lines(rt, pipeline, version, [revision])
+    targets = [line for line in current if line.external_document_number in keys]
+    gone = delete_lines(rt.bc(pipeline.name), targets)
+    withdrawn = sum(gone.values())
+    return withdrawn, len(targets) - withdrawn
 
 
 # --- 6. commit -----------------------------------------------------------------------------------
@@ -425,14 +555,20 @@ def commit(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     started, started_at = time.monotonic(), utc_now()
     run_id, pipeline = request["run_id"], rt.settings.pipeline(request["pipeline"])
     version, revision = request["version"], request["revision"]
-    wanted = read_lines(rt, request["lines_blob"], version, revision)
-    journal_id, written = _revision_lines(rt, pipeline, version, revision)
+    plan = read_lines(rt, request["lines_blob"], version, revision)
+    posted = read_posted(rt, _blob(pipeline, run_id, "plan-posted.csv.gz"))
+    wanted = [line for line in plan if line.row_key not in posted]
+    journal_id, written = _revision_lines(rt, pipeline, version, [revision])
     by_key = {line.external_document_number: line for line in written}
     rt.audit.record(run_id, _line_records(wanted, by_key))
-    reconciliation = _reconcile(wanted, written)
+    reconciliation = _reconcile(plan, posted, written)
     copies = len(written) - len(by_key)
     reconciliation["duplicate_lines"] = copies  # someone copied a draft: visible, and retired
-    complete = len(by_key) == len(wanted) and copies == 0
+    wanted_keys = {line.key for line in wanted}
+    present = sum(1 for key in by_key if key in wanted_keys)
+    # a draft of a row finance posted (its withdrawal failed): never silently kept
+    reconciliation["drafts_of_posted_rows"] = len(by_key) - present
+    complete = present == len(wanted) and copies == 0 and present == len(by_key)
     WritebackState(rt).update(
         pipeline.name,
         version,
@@ -456,10 +592,13 @@ def commit(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
             {"reconciliation": reconciliation},
         ),
     )
-    return {"lines_in_bc": len(by_key), "complete": complete, "reconciliation": reconciliation}
-
-
-LINES_PER_AUDIT_ROW = 150  # keeps a row's JSON well under Table Storage's 32K-character limit
+    return {
+        "lines_in_bc": len(by_key),
+        "lines_meant": len(wanted),
+        "posted_left_out": len(posted),  # found when the run began, and while it wrote
+        "complete": complete,
+        "reconciliation": reconciliation,
+    }
 
 
 def _line_records(wanted: list[PlanLine], by_key: dict[str, JournalLine]) -> Iterator[AuditRecord]:
@@ -487,25 +626,44 @@ def _line_records(wanted: list[PlanLine], by_key: dict[str, JournalLine]) -> Ite
         )
 
 
-def _reconcile(wanted: list[PlanLine], written: list[JournalLine]) -> dict[str, Any]:
-    plan = totals_by_account(
-        ValidLine(p.row_key, p.account_number, p.posting_date, p.amount, p.dimensions)
-        for p in wanted
+def _reconcile(
+    plan: list[PlanLine], posted: dict[str, list[str]], written: list[JournalLine]
+) -> dict[str, Any]:
+    """Per account: plan total = BC drafts of this revision + plan amounts of rows posted
+    earlier (excluded from the write), to the cent."""
+    totals = totals_by_account(
+        ValidLine(p.row_key, p.account_number, p.posting_date, p.amount, p.dimensions) for p in plan
     )
+    excluded: dict[str, Decimal] = {}
+    posted_bc = Decimal(0)
+    for line in plan:
+        if line.row_key in posted:
+            account = line.account_number
+            excluded[account] = excluded.get(account, Decimal(0)) + line.amount
+            posted_bc += Decimal(posted[line.row_key][2])
     bc: dict[str, Decimal] = {}
-    for line in written:  # every line of the revision, a copy of one counted twice
-        if line.external_document_number.startswith(KEY_SCHEME):
-            bc[line.account_number] = bc.get(line.account_number, Decimal(0)) + line.amount
-    accounts = sorted(set(plan) | set(bc))
+    for draft in written:  # every line of the revision, a copy of one counted twice
+        if draft.external_document_number.startswith(KEY_SCHEME):
+            bc[draft.account_number] = bc.get(draft.account_number, Decimal(0)) + draft.amount
+    accounts = sorted(set(totals) | set(bc))
+    zero = Decimal(0)
     mismatches = [
-        {"account": a, "plan": str(plan.get(a, Decimal(0))), "bc": str(bc.get(a, Decimal(0)))}
+        {
+            "account": a,
+            "plan": str(totals.get(a, zero)),
+            "bc": str(bc.get(a, zero)),
+            "posted_earlier": str(excluded.get(a, zero)),
+        }
         for a in accounts
-        if plan.get(a, Decimal(0)) != bc.get(a, Decimal(0))
+        if totals.get(a, zero) - excluded.get(a, zero) != bc.get(a, zero)
     ]
     return {
         "accounts": len(accounts),
-        "plan_total": str(sum(plan.values(), Decimal(0))),
-        "bc_total": str(sum(bc.values(), Decimal(0))),
+        "plan_total": str(sum(totals.values(), zero)),
+        "bc_total": str(sum(bc.values(), zero)),
+        "posted_earlier_total": str(sum(excluded.values(), zero)),
+        "posted_earlier_bc_total": str(posted_bc),
+        "posted_earlier_by_account": {a: str(v) for a, v in sorted(excluded.items())},
         "matches": not mismatches,
         "mismatches": mismatches[:20],
     }
@@ -515,7 +673,12 @@ def _reconcile(wanted: list[PlanLine], written: list[JournalLine]) -> dict[str, 
 
 
 def newly_approved(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
-    """Versions the status export shows approved after their last writeback (or never written)."""
+    """Versions the status export shows approved after their last writeback (or never written).
+
+    With each, its work key: the watch starts the writeback under the same instance id family
+    as ``POST /api/writeback`` so the API sees it running. A version a running writeback owns
+    right now is left for the next tick (``being_written``).
+    """
     pipeline = rt.settings.pipeline(request["pipeline"])
     config = _config(pipeline)
     rows = rt.staging.read(request["staged_blob"])
@@ -533,15 +696,26 @@ def newly_approved(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
         )
     at = [header.index(c) for c in wanted]
     store = WritebackState(rt)
-    due = []
+    due: list[str] = []
+    busy: list[str] = []
     for row in rows:
         version, approved, approved_at = (row[i] if i < len(row) else "" for i in at)
-        if approved.strip().lower() not in ("true", "yes", "1"):
+        if approved.strip().lower() not in ("true", "yes", "1") or version in due:
             continue
-        written_at = str(store.get(pipeline.name, version).get("WrittenAt") or "")
-        if not written_at or (approved_at and _instant(approved_at) > _instant(written_at)):
+        state = store.get(pipeline.name, version)
+        written_at = str(state.get("WrittenAt") or "")
+        if written_at and not (approved_at and _instant(approved_at) > _instant(written_at)):
+            continue
+        owner = str(state.get("PendingRun") or "")
+        if state.get("Pending") and owner and run_is_running(rt, owner):
+            busy.append(version)
+        else:
             due.append(version)
-    return {"versions": due}
+    return {
+        "versions": due,
+        "work_keys": {v: workkeys.plan_writeback(pipeline, v) for v in due},
+        "being_written": busy,
+    }
 
 
 def _instant(text: str) -> datetime:

@@ -5,7 +5,8 @@ Inspection lets tests and benchmarks see what landed without the client under te
 ``GET /_sandbox/anaplan/models/{modelId}/modules/{name}/cells``. Controls drive scenarios:
 approve a plan version, regenerate a budget of a given size, archive/lock/unlock the model, the
 opt-in 409 busy mode, holding running tasks (to observe queueing deterministically), the rate
-limit, and a reset to the seeded dataset. See ``sandbox/anaplan/README.md``.
+limit, a reset to the seeded dataset, a planner editing single budget cells, and the next tasks
+of an action failing on Anaplan's side. See ``sandbox/anaplan/README.md``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sandbox.anaplan.envelope import json_response
 from sandbox.anaplan.lists import PlanList
 from sandbox.anaplan.model import ARCHIVED, LOCKED, UNLOCKED, PlanModel
 from sandbox.anaplan.modules import Module
+from sandbox.anaplan.numbers import to_stored
 from sandbox.anaplan.routing import Handler
 from sandbox.anaplan.state import STATE, AnaplanState
 
@@ -229,6 +231,56 @@ async def regenerate_budget(request: web.Request) -> web.Response:
     return json_response({"version": version, "cells": len(cells)})
 
 
+async def budget_cells(request: web.Request) -> web.Response:
+    """A planner typing figures into the Budget module: set (or, with ``amount: null``, clear)
+    single cells of a version. Members are named as an import names them (list codes, month
+    names such as ``Jan 27``)."""
+    state = request.app[STATE]
+    body = await _body(request)
+    version = _version(state, body)
+    cells = body.get("cells")
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+        raise ControlError(400, "'cells' must be a list of objects")
+    _refuse_while_busy(state)
+    module = state.model.modules["Budget"]
+    lookups = [(d, d.lookup()) for d in module.dimensions]
+    amounts = module.cells["Amount"]
+    changes = []
+    for cell in cells:
+        positions = []
+        for dimension, lookup in lookups:
+            member = version if dimension.name == "Versions" else cell.get(dimension.name)
+            if not isinstance(member, str) or member not in lookup:
+                raise ControlError(400, f"{dimension.name} member {member!r} not found")
+            positions.append(lookup[member])
+        amount = cell.get("amount")
+        try:
+            value = None if amount is None else to_stored(Decimal(str(amount)))
+        except ArithmeticError as exc:
+            raise ControlError(400, f"amount {amount!r} is not a number") from exc
+        changes.append((Module.key(positions), value))
+    for key, value in changes:
+        if value is None:
+            amounts.pop(key, None)
+        else:
+            module.set("Amount", key, value)
+    return json_response({"version": version, "cells": len(changes)})
+
+
+async def fail_tasks(request: web.Request) -> web.Response:
+    """The next ``count`` tasks of an action end COMPLETE with ``successful: false``."""
+    state = request.app[STATE]
+    body = await _body(request)
+    name, count = body.get("action"), body.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ControlError(400, "'count' must be a whole number >= 0")
+    definition = next((d for d in state.model.definitions.values() if name in (d.name, d.id)), None)
+    if definition is None:
+        raise ControlError(400, f"no action {name!r}")
+    state.tasks.fail_next(definition.id, count)
+    return json_response({"action": definition.name, "failing": count})
+
+
 def _refuse_while_busy(state: AnaplanState) -> None:
     if state.tasks.busy:
         raise ControlError(409, "a task is running or queued on the model; try again when idle")
@@ -297,6 +349,8 @@ def add_routes(app: web.Application) -> None:
     router.add_get(PREFIX + "/models/{modelId}/tasks", inspect_tasks)
     router.add_post(PREFIX + "/approve", approve)
     router.add_post(PREFIX + "/budget", regenerate_budget)
+    router.add_post(PREFIX + "/budget/cells", budget_cells)
+    router.add_post(PREFIX + "/fail-tasks", fail_tasks)
     router.add_post(PREFIX + "/archive", _set_state(ARCHIVED))
     router.add_post(PREFIX + "/lock", _set_state(LOCKED))
     router.add_post(PREFIX + "/unlock", _set_state(UNLOCKED))

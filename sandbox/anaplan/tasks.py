@@ -93,6 +93,7 @@ class ModelTasks:
         self._released.set()
         self._worker: asyncio.Task[None] | None = None
         self.running: Task | None = None
+        self._failing: dict[str, int] = {}  # object id -> tasks still to fail (a test control)
 
     # -- submitting and finding ------------------------------------------------------------
     def submit(self, kind: str, object_id: str, user: str, user_login: str) -> Task:
@@ -146,6 +147,27 @@ class ModelTasks:
         else:
             self._released.set()
 
+    def fail_next(self, object_id: str, count: int) -> None:
+        """The next ``count`` tasks of ``object_id`` end ``COMPLETE`` with ``successful: false``.
+
+        What Anaplan reports when an action fails on its side (``currentStep`` "Failed."); for
+        an export, no new file is produced, so the file holds what the previous run left.
+        """
+        if count > 0:
+            self._failing[object_id] = count
+        else:
+            self._failing.pop(object_id, None)
+
+    def _take_failure(self, object_id: str) -> bool:
+        left = self._failing.get(object_id, 0)
+        if left <= 0:
+            return False
+        if left == 1:
+            del self._failing[object_id]
+        else:
+            self._failing[object_id] = left - 1
+        return True
+
     def cancel(self, task: Task) -> None:
         if task.state == NOT_STARTED:
             task.state = CANCELLING
@@ -194,7 +216,14 @@ class ModelTasks:
         pace = Pace(task.cancel, lambda: self._released, self._ctx.wait, progress)
         started = time.monotonic()
         try:
-            task.result = await self._execute(task, pace)
+            if self._take_failure(task.object_id):
+                task.result = {
+                    "failureDumpAvailable": False,
+                    "objectId": task.object_id,
+                    "successful": False,
+                }
+            else:
+                task.result = await self._execute(task, pace)
             task.state = COMPLETE
             task.progress = 1.0
             task.current_step = "Complete." if task.result.get("successful") else "Failed."
@@ -221,3 +250,4 @@ class ModelTasks:
         """Forget every finished task (the sandbox's reset control; refused while busy)."""
         assert not self.busy
         self._by_object.clear()
+        self._failing.clear()

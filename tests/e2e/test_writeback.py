@@ -4,6 +4,13 @@ A private sandbox for the module; the tests run in order and build on each other
 stop under all-or-nothing, write under continue, rerun unchanged, replace a changed version).
 What BC holds is read straight from the journal; what Anaplan exported is read back from the
 run's staged export.
+
+The export of the approved version carries, besides valid lines, an account BC does not have
+(a planner added it in Anaplan), lines on a cost center gone from BC (CC990), and lines on a
+cost center BC has *blocked* (CC120). BC API v2.0 shows no ``blocked`` on dimension values, so
+the blocked one can only be found when BC refuses the line: under all-or-nothing the unknown
+account stops the run before BC is touched; with only the blocked value left, BC is touched and
+everything written is rolled back.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from tests.support.connector import (
 from tests.support.processes import REPO_ROOT, running_sandbox
 
 VERSION = "Budget FY27"
+UNKNOWN_ACCOUNT = ("69990", "69990 Planning Reserve")  # in Anaplan only
 
 
 # BC allows 6,000 requests per 5 minutes per principal; the connector's conservative default
@@ -75,7 +83,11 @@ def export_totals(c: ConnectorUnderTest, run_id: str, version: str) -> dict[str,
     at = {name: i for i, name in enumerate(header)}
     totals: dict[str, Decimal] = {}
     for row in rows:
-        if row[at["Versions"]] == version and row[at["Cost Centers"]] != "CC990":
+        if (
+            row[at["Versions"]] == version
+            and row[at["Cost Centers"]] != "CC990"
+            and row[at["GL Accounts"]] != UNKNOWN_ACCOUNT[0]
+        ):
             account = row[at["GL Accounts"]]
             totals[account] = totals.get(account, Decimal(0)) + Decimal(row[at["Amount"]])
     return totals
@@ -103,7 +115,49 @@ def test_a_version_that_is_not_approved_is_a_clear_failure(app: ConnectorUnderTe
     assert "no rows of version 'Budget FY27'" in run["error"] and "approved" in run["error"]
 
 
+def block_cost_center(c: ConnectorUnderTest, code: str, blocked: bool = True) -> None:
+    """Finance blocks (or unblocks) a cost center in BC."""
+    c.sandbox.post(
+        "bc",
+        "/_sandbox/bc/dimension-values",
+        {"action": "block" if blocked else "unblock", "dimension": "COSTCENTER", "code": code},
+    )
+
+
+def add_unknown_account(c: ConnectorUnderTest, version: str) -> int:
+    """A planner adds an account in Anaplan (through the real list import) that BC has never
+    had, and budgets three months on it; returns the number of cells."""
+    client = c.rt.anaplan()
+    action = client.find_import("Import GL Accounts")
+    header = ["Code", "Name", "Category", "Account Group", "Blocked", "Deleted in BC"]
+    code, name = UNKNOWN_ACCOUNT
+    client.upload(
+        action, [[code, name, "Expense", "Administration", "false", "false"]], header=header
+    )
+    handle = client.start_task(action)
+    status = client.wait_for_task(action, handle.task_id, sleep=lambda s: time.sleep(min(s, 0.2)))
+    assert status.succeeded, status
+    template = c.sandbox.cells("Budget", Versions=version, **{"Cost Centers": "CC240"})[:3]
+    cells = [
+        {
+            "GL Accounts": code,
+            "Cost Centers": "CC240",
+            "Departments": cell["dimensions"]["Departments"].split(" ")[0],
+            "Time": cell["dimensions"]["Time"],
+            "amount": "1500.00",
+        }
+        for cell in template
+    ]
+    c.sandbox.post(
+        "anaplan_api", "/_sandbox/anaplan/budget/cells", {"version": version, "cells": cells}
+    )
+    return len(cells)
+
+
 def test_all_or_nothing_stops_before_bc_is_touched(app: ConnectorUnderTest) -> None:
+    """Unknown account + blocked dimension value: the account stops the run before BC."""
+    assert add_unknown_account(app, VERSION) == 3
+    block_cost_center(app, "CC120")
     app.sandbox.post("anaplan_api", "/_sandbox/anaplan/approve", {"version": VERSION})
     app.sandbox.http.delete(app.sandbox.info["bc"] + "/_sandbox/requests")
     result = run_writeback(app)
@@ -111,23 +165,26 @@ def test_all_or_nothing_stops_before_bc_is_touched(app: ConnectorUnderTest) -> N
     assert "nothing was written to BC" in result["summary"]["stopped"]
     assert bc_writes(app) == 0 and journal(app) == []
     rejected = list(app.rt.audit.records(result["run_id"], "rejected"))
-    assert rejected and all("CC990" in r.reason for r in rejected)
+    unknown = [r for r in rejected if UNKNOWN_ACCOUNT[0] in r.reason]
+    assert len(unknown) == 3 and all("no BC account" in r.reason for r in unknown)
+    assert all("CC990" in r.reason or r in unknown for r in rejected)
+    # the blocked CC120 is not visible through the API: nothing could reject it before BC
+    assert not any("CC120" in r.reason for r in rejected)
 
 
 def test_continue_writes_the_valid_lines_and_reports_the_rest(app: ConnectorUnderTest) -> None:
-    app.sandbox.post(
-        "bc",
-        "/_sandbox/bc/dimension-values",
-        {"action": "block", "dimension": "COSTCENTER", "code": "CC120"},
-    )
+    """The same export under continue: partially written, every left-out line audited."""
     result = run_writeback(app, policy="continue")
     assert result["state"] == "partially_succeeded"
     written = result["summary"]["written"]
     assert written["bc_rejected"] > 0 and not written["complete"]
     rejected = list(app.rt.audit.records(result["run_id"], "rejected"))
-    reasons = Counter("CC990" in r.reason for r in rejected)
-    assert reasons[True] > 0 and reasons[False] == written["bc_rejected"]
-    assert all("blocked" in r.reason.lower() for r in rejected if "CC990" not in r.reason)
+    before_bc = Counter("CC990" in r.reason or UNKNOWN_ACCOUNT[0] in r.reason for r in rejected)
+    assert before_bc[True] == result["summary"]["validation"]["invalid_lines"]
+    assert sum(UNKNOWN_ACCOUNT[0] in r.reason for r in rejected) == 3
+    assert before_bc[False] == written["bc_rejected"]
+    by_bc = [r for r in rejected if "CC990" not in r.reason and UNKNOWN_ACCOUNT[0] not in r.reason]
+    assert all("blocked" in r.reason.lower() and "CC120" in r.reason for r in by_bc)
     lines = revision_lines(app, VERSION)
     validation = result["summary"]["validation"]
     assert len(lines) == validation["valid_lines"] - written["bc_rejected"]
@@ -137,12 +194,36 @@ def test_continue_writes_the_valid_lines_and_reports_the_rest(app: ConnectorUnde
     )
 
 
+def test_all_or_nothing_rolls_back_what_bc_refuses(app: ConnectorUnderTest) -> None:
+    """Only the blocked value left: BC is touched, refuses its lines, and all is taken back."""
+    version = "Forecast FY27"
+    app.sandbox.post("anaplan_api", "/_sandbox/anaplan/budget", {"version": version, "rows": 600})
+    app.sandbox.post("anaplan_api", "/_sandbox/anaplan/approve", {"version": version})
+    block_cost_center(app, "CC230")  # on 108 of the 600 lines
+    try:
+        before = len(journal(app))
+        result = app.run("plan_writeback", {"version": version, "trigger": "cli"})
+    finally:
+        block_cost_center(app, "CC230", blocked=False)
+    assert result["state"] == "failed", result
+    written = result["summary"]["written"]
+    assert result["summary"]["validation"]["invalid_lines"] == 0
+    assert written["bc_rejected"] == 108
+    assert written["rolled_back"]["deleted"] == 600 - 108 and written["rolled_back"]["kept"] == 0
+    state = WritebackState(app.rt).get("fpa", version)
+    document = plan_document_number(plan_version_key(version, written_revision(result)))
+    assert not any(line.document_number == document for line in journal(app))
+    assert len(journal(app)) == before  # BC is as it was
+    assert state.get("Pending") == "" and not state.get("CurrentRevision")
+
+
+def written_revision(result: dict[str, Any]) -> str:
+    revision: str = result["summary"]["validation"]["revision"]
+    return revision
+
+
 def test_after_the_fix_a_rerun_completes_then_nothing_changes(app: ConnectorUnderTest) -> None:
-    app.sandbox.post(
-        "bc",
-        "/_sandbox/bc/dimension-values",
-        {"action": "unblock", "dimension": "COSTCENTER", "code": "CC120"},
-    )
+    block_cost_center(app, "CC120", blocked=False)
     result = run_writeback(app, policy="continue")
     assert result["summary"]["written"]["complete"]
     assert result["summary"]["written"]["reconciliation"]["matches"]
@@ -169,8 +250,8 @@ def test_a_changed_version_replaces_only_the_drafts_still_there(app: ConnectorUn
     result = run_writeback(app)
     assert result["state"] == "succeeded", result
     retired = result["summary"]["written"]["retired_previous"]
-    assert retired["posted_or_removed"] == 3
-    assert retired["deleted"] == len(before) - 3
+    assert retired["removed"] == 3 and retired["posted_rows"] == 0  # deleted, not posted
+    assert retired["deleted"] == len(before) - 3 and retired["kept"] == 0
     old_document = {line.document_number for line in before}
     remaining = journal(app)
     assert not any(line.document_number in old_document for line in remaining)
@@ -222,6 +303,28 @@ def test_a_failed_export_never_reaches_bc(app: ConnectorUnderTest) -> None:
     assert bc_writes(app) == 0
     run = app.rt.audit.get_run("cancelled-export")
     assert run is not None and "CANCELLED" in run["error"]
+
+
+def test_an_export_that_ends_unsuccessful_never_reaches_bc(app: ConnectorUnderTest) -> None:
+    """The export task ends COMPLETE with successful: false: its file is never used."""
+    app.sandbox.post("anaplan_api", "/_sandbox/anaplan/approve", {"version": VERSION})
+    app.sandbox.post(
+        "anaplan_api",
+        "/_sandbox/anaplan/fail-tasks",
+        {"action": "Export Approved Budget", "count": 1},
+    )
+    before = journal(app)
+    app.sandbox.http.delete(app.sandbox.info["bc"] + "/_sandbox/requests")
+    iid = app.host.start_new("plan_writeback", {"version": VERSION}, instance_id="failed-export")
+    status = app.host.wait_for(iid, timeout_s=120)
+    assert status.runtime_status == "Failed"
+    assert app.sandbox.requests("bc") == []  # not even read: validation never ran
+    assert journal(app) == before
+    run = app.rt.audit.get_run("failed-export")
+    assert run is not None and run["state"] == "failed"
+    assert "completed without success" in run["error"] and "not handed on" in run["error"]
+    tasks = [t for t in app.sandbox.tasks() if t["taskState"] == "COMPLETE"]
+    assert tasks[-1]["result"]["successful"] is False
 
 
 def test_a_host_killed_mid_writeback_resumes_without_duplicates(azurite: str) -> None:

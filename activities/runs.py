@@ -25,3 +25,8 @@ def end_run(request: dict[str, Any]) -> dict[str, Any]:
 @bp.activity_trigger(input_name="request")
 def replay_request(request: dict[str, Any]) -> dict[str, Any]:
     return replay.replay_request(get_runtime(), request)
+
+
+@bp.activity_trigger(input_name="request")
+def forget_replay_mark(request: dict[str, Any]) -> dict[str, Any]:
+    return replay.forget_mark(get_runtime(), request)

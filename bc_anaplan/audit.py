@@ -5,7 +5,10 @@ overwrites its own rows instead of adding to them):
 
 * a **run record** per orchestration (table ``<hub>Runs``, partition ``runs``, row key = instance
   id): flow, trigger source, pipeline, input, state, start and end, and the summary computed
-  when the run finishes (counts, reconciliation, drift);
+  when the run finishes (counts, reconciliation, drift); and a small **index row** per run
+  (same table, partition ``by-start``, row key = inverted start time + instance id: flow,
+  trigger, state, times, counts, the error's first words), so the newest runs are the first rows
+  of a partition and listing them reads as many rows as it shows, not every run ever recorded;
 * **step rows** (table ``<hub>Audit``, partition = run id, row key ``step:<step id>``): one per
   step with its timing and counts. The run's totals are the sum of its steps, computed at the
   end, so a retried step is never counted twice;
@@ -19,6 +22,7 @@ Secrets never reach these rows: callers pass business records only (codes, amoun
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +36,9 @@ from azure.data.tables import UpdateMode
 from bc_anaplan.storage import Storage, query_partition, safe_key, unsafe_key, upsert_batched
 
 RUNS_PARTITION = "runs"
+INDEX_PARTITION = "by-start"  # the run list, newest first (see ``index_key``)
+_NEVER_MS = 10**13 - 1  # inverted start times are 13 digits until the year 2286
+_INDEX_ERROR_CHARS = 300
 FINAL_STATES = ("succeeded", "partially_succeeded", "failed", "unchanged", "terminated")
 RECORD_KINDS = (
     "quarantined",  # a BC record that could not be mapped: excluded, with the reason
@@ -94,6 +101,7 @@ class AuditTrail:
     def __init__(self, storage: Storage) -> None:
         self.runs = storage.table("Runs")
         self.rows = storage.table("Audit")
+        self._indexed = False
 
     # --- run records -------------------------------------------------------------------------
 
@@ -103,23 +111,25 @@ class AuditTrail:
         """Create the run record; a retried start keeps the original start time."""
         existing = self.get_run(run_id)
         if existing is not None and existing["state"] == "running":
+            self._index(existing)  # a start that stopped between the two writes completes
             return
-        self.runs.upsert_entity(
-            {
-                "PartitionKey": RUNS_PARTITION,
-                "RowKey": safe_key(run_id),
-                "Flow": flow,
-                "Trigger": trigger,
-                "Pipeline": pipeline,
-                "Input": _json(run_input),
-                "State": "running",
-                "StartedAt": utc_now(),
-                "EndedAt": "",
-                "Summary": "{}",
-                "Error": "",
-            },
-            mode=UpdateMode.REPLACE,
-        )
+        entity = {
+            "PartitionKey": RUNS_PARTITION,
+            "RowKey": safe_key(run_id),
+            "Flow": flow,
+            "Trigger": trigger,
+            "Pipeline": pipeline,
+            "Input": _json(run_input),
+            "State": "running",
+            "StartedAt": utc_now(),
+            "EndedAt": "",
+            "Summary": "{}",
+            "Error": "",
+        }
+        self.runs.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        if existing is not None and existing["started_at"]:
+            self._unindex(run_id, existing["started_at"])
+        self._index(_run_view(entity))
 
     def finish_run(
         self, run_id: str, state: str, summary: dict[str, Any], error: str = ""
@@ -128,18 +138,54 @@ class AuditTrail:
             raise ValueError(f"{state!r} is not a final run state")
         totals = self.step_totals(run_id)
         full_summary = {"counts": totals, **summary}
-        self.runs.upsert_entity(
-            {
-                "PartitionKey": RUNS_PARTITION,
-                "RowKey": safe_key(run_id),
-                "State": state,
-                "EndedAt": utc_now(),
-                "Summary": _json(full_summary),
-                "Error": error[:4000],
-            },
-            mode=UpdateMode.MERGE,
-        )
+        entity = {
+            "PartitionKey": RUNS_PARTITION,
+            "RowKey": safe_key(run_id),
+            "State": state,
+            "EndedAt": utc_now(),
+            "Summary": _json(full_summary),
+            "Error": error[:4000],
+        }
+        self.runs.upsert_entity(entity, mode=UpdateMode.MERGE)
+        run = self.get_run(run_id)
+        if run is not None:
+            self._index(run)
         return full_summary
+
+    # --- the run list ------------------------------------------------------------------------
+
+    def _index(self, run: dict[str, Any]) -> None:
+        """Write (or rewrite) the run's index row from its record."""
+        self.runs.upsert_entity(_index_entity(run), mode=UpdateMode.REPLACE)
+
+    def _unindex(self, run_id: str, started_at: str) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            self.runs.delete_entity(INDEX_PARTITION, index_key(run_id, started_at))
+
+    def forget_run(self, run_id: str, started_at: str) -> None:
+        """Delete a run record and its index row (retention); its audit rows are the caller's."""
+        if started_at:
+            self._unindex(run_id, started_at)
+        with contextlib.suppress(ResourceNotFoundError):
+            self.runs.delete_entity(RUNS_PARTITION, safe_key(run_id))
+
+    def rebuild_index(self) -> int:
+        """Index every run record (once, for records written before the index existed)."""
+        entities = self.runs.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": RUNS_PARTITION}
+        )
+        return upsert_batched(self.runs, (_index_entity(_run_view(e)) for e in entities))
+
+    def _index_ready(self) -> None:
+        """Build the index if run records exist but no index row does (an upgrade)."""
+        if self._indexed:
+            return
+        probe = "PartitionKey eq @pk"
+        if not _first(self.runs, probe, {"pk": INDEX_PARTITION}) and _first(
+            self.runs, probe, {"pk": RUNS_PARTITION}
+        ):
+            self.rebuild_index()
+        self._indexed = True
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         try:
@@ -149,10 +195,21 @@ class AuditTrail:
         return _run_view(entity)
 
     def list_runs(
-        self, flow: str | None = None, state: str | None = None, since: str | None = None
+        self,
+        flow: str | None = None,
+        state: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Runs, newest first, filtered by flow, state and start time (ISO 8601)."""
-        clauses, params = ["PartitionKey eq @pk"], {"pk": RUNS_PARTITION}
+        """Runs, newest first, filtered by flow, state and start time (ISO 8601).
+
+        Read from the index partition, whose row keys sort newest first: at most ``limit`` rows
+        are read (the service filters flow and state). Each run comes without its input, and
+        with only the counts of its summary and the first 300 characters of its error
+        (``get_run`` has the record).
+        """
+        self._index_ready()
+        clauses, params = ["PartitionKey eq @pk"], {"pk": INDEX_PARTITION}
         if flow:
             clauses.append("Flow eq @flow")
             params["flow"] = flow
@@ -160,11 +217,19 @@ class AuditTrail:
             clauses.append("State eq @state")
             params["state"] = state
         if since:
-            clauses.append("StartedAt ge @since")
-            params["since"] = since
-        entities = self.runs.query_entities(" and ".join(clauses), parameters=params)
-        runs = [_run_view(e) for e in entities]
-        return sorted(runs, key=lambda r: r["started_at"], reverse=True)
+            clauses.append("RowKey lt @before")  # started at or after ``since``
+            params["before"] = f"{_NEVER_MS - _epoch_ms(since) + 1:013d}"
+        pages = self.runs.query_entities(
+            " and ".join(clauses),
+            parameters=params,
+            results_per_page=min(limit or 1000, 1000),
+        )
+        runs = []
+        for entity in pages:
+            runs.append(_index_view(entity))
+            if limit is not None and len(runs) >= limit:
+                break
+        return runs
 
     # --- steps and records -------------------------------------------------------------------
 
@@ -229,6 +294,59 @@ class AuditTrail:
             yield AuditRecord(
                 row["Kind"], key, row["Reason"], json.loads(row["Data"]), row.get("Period", "")
             )
+
+
+def _epoch_ms(instant: str) -> int:
+    moment = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _index_entity(run: dict[str, Any]) -> dict[str, Any]:
+    error = run["error"]
+    return {
+        "PartitionKey": INDEX_PARTITION,
+        "RowKey": index_key(run["run_id"], run["started_at"]),
+        "RunId": run["run_id"],
+        "Flow": run["flow"],
+        "Trigger": run["trigger"],
+        "Pipeline": run["pipeline"],
+        "State": run["state"],
+        "StartedAt": run["started_at"],
+        "EndedAt": run["ended_at"],
+        "Counts": _json((run["summary"] or {}).get("counts") or {}),
+        "Error": error[:_INDEX_ERROR_CHARS],
+        "ErrorChars": len(error),
+    }
+
+
+def index_key(run_id: str, started_at: str) -> str:
+    """``<inverted start ms, 13 digits>~<run id>``: ascending row keys are newest runs first."""
+    return f"{_NEVER_MS - _epoch_ms(started_at):013d}~{safe_key(run_id)}"
+
+
+def _first(table: Any, query: str, parameters: dict[str, Any]) -> bool:
+    rows = table.query_entities(query, parameters=parameters, results_per_page=1, select=["RowKey"])
+    return next(iter(rows), None) is not None
+
+
+def _index_view(entity: dict[str, Any]) -> dict[str, Any]:
+    error = entity.get("Error", "")
+    if int(entity.get("ErrorChars") or 0) > len(error):
+        error += "…"
+    return {
+        "run_id": entity.get("RunId", ""),
+        "flow": entity.get("Flow", ""),
+        "trigger": entity.get("Trigger", ""),
+        "pipeline": entity.get("Pipeline", ""),
+        "input": {},
+        "state": entity.get("State", ""),
+        "started_at": entity.get("StartedAt", ""),
+        "ended_at": entity.get("EndedAt", ""),
+        "summary": {"counts": json.loads(entity.get("Counts") or "{}")},
+        "error": error,
+    }
 
 
 def _run_view(entity: dict[str, Any]) -> dict[str, Any]:

@@ -37,13 +37,17 @@ def employees_load(pipeline: Pipeline) -> str:
     return f"employees:{_scope(pipeline)}"
 
 
-def actuals_load(pipeline: Pipeline, periods: Iterable[str] | None = None) -> str:
-    if not periods:
+def actuals_load(
+    pipeline: Pipeline, periods: Iterable[str] | None = None, opening: bool = False
+) -> str:
+    """``opening``: the work also recomputes the opening balances (every month's closing)."""
+    keys = sorted({Period.parse(p).key for p in periods or ()})
+    if not keys and not opening:
         return f"actuals:{_scope(pipeline)}:incremental"
-    keys = sorted({Period.parse(p).key for p in periods})
-    window = "+".join(keys)
+    parts = (["opening"] if opening else []) + keys
+    window = "+".join(parts)
     if len(window) > 80:
-        window = f"{keys[0]}..{keys[-1]}#" + hashlib.sha256(window.encode()).hexdigest()[:12]
+        window = f"{parts[0]}..{parts[-1]}#" + hashlib.sha256(window.encode()).hexdigest()[:12]
     return f"actuals:{_scope(pipeline)}:{window}"
 
 

@@ -1,7 +1,8 @@
 """``actuals_load``: G/L actuals into Anaplan, master data first, exactly once per change.
 
-Input: ``{"mode": "incremental"}`` (default) or ``{"mode": "period", "periods": ["2025-03"]}``,
-plus optional ``pipeline`` and ``trigger``. Reads like the process: align the lists, decide the
+Input: ``{"mode": "incremental"}`` (default) or ``{"mode": "period", "periods": ["2025-03"]}``
+(with ``"opening": true`` also the opening balances before ``actuals.first_period``), plus
+optional ``pipeline`` and ``trigger``. Reads like the process: align the lists, decide the
 periods, read and aggregate them (one stream per run of contiguous months), assemble one import
 file, import it under the model lock, and only if Anaplan accepted every row, make it the new
 baseline and move the cursor.
@@ -42,7 +43,12 @@ def load(
     run = {"run_id": context.instance_id, "pipeline": plan["pipeline"]}
     work = yield context.call_activity(
         ACTIVITY_PLAN,
-        {**run, "mode": request.get("mode", "incremental"), "periods": request.get("periods")},
+        {
+            **run,
+            "mode": request.get("mode", "incremental"),
+            "periods": request.get("periods"),
+            "opening": bool(request.get("opening")),
+        },
     )
     recompute = bool(work["periods"] or work["closing_periods"] or work["opening_before"])
     if not (recompute or work["beyond_horizon"]):

@@ -9,7 +9,8 @@
                                           totals and the Durable runtime status
 ``GET  /api/runs/{id}/report``            the run report (self-contained HTML)
 ``POST /api/runs/{id}/rerun``             the same flow with the recorded input, new instance id
-``POST /api/runs/{id}/replay``            the ``replay`` orchestration: re-send what it left out
+``POST /api/runs/{id}/replay``            the ``replay`` orchestration: re-send what it left out;
+                                          409 when it left nothing out (or nothing replayable)
 ``POST /api/runs/{id}/terminate``         terminate the run and its sub-runs (``{"reason"?}``)
 ========================================  =======================================================
 
@@ -27,7 +28,7 @@ import azure.functions as func
 
 from bc_anaplan import workkeys
 from bc_anaplan.audit import utc_now
-from bc_anaplan.flows.replay import NothingToReplay, replay_request
+from bc_anaplan.flows.replay import NothingToReplay, NotReplayable, replay_request
 from bc_anaplan.ops import report, requests, views
 from bc_anaplan.ops.notify import notify_run_end
 from bc_anaplan.ops.requests import OpsError, StartSpec
@@ -224,11 +225,18 @@ async def _replay(
         plan = await asyncio.to_thread(replay_request, rt, {"run_id": run_id})
     except NothingToReplay as exc:
         raise OpsError(409, "NothingToReplay", str(exc)) from None
-    except ValueError as exc:
+    except (NotReplayable, ValueError) as exc:
         raise OpsError(409, "NotReplayable", str(exc)) from None
     work_key = _replay_work_key(rt, plan, run_id)
     response = await launch(
-        req, client, "replay", work_key, {"run_id": run_id, "trigger": "ops"}, replayOf=run_id
+        req,
+        client,
+        "replay",
+        work_key,
+        {"run_id": run_id, "trigger": "ops"},
+        replayOf=run_id,
+        scope=plan["scope"],
+        notReplayed=plan["not_replayed"],
     )
     return response
 
@@ -236,6 +244,8 @@ async def _replay(
 def _replay_work_key(rt: Runtime, plan: dict[str, Any], run_id: str) -> str:
     """The work key of what the replay will do, so it cannot overlap the same work."""
     flow_input = {k: v for k, v in plan["input"].items() if k not in requests.START_FIELDS}
+    if plan["flow"] == "commitments_load":  # not startable from the API, but the same work
+        return workkeys.commitments_load(rt.settings.pipeline(flow_input.get("pipeline") or None))
     try:
         spec: StartSpec = requests.start_spec(rt.settings, plan["flow"], flow_input)
     except OpsError:

@@ -50,6 +50,11 @@ from bc_anaplan.snapshots import PeriodSnapshot
 
 RESOURCE = "generalLedgerEntries"
 MAX_PERIODS = 240
+# The period label of quarantined entries that belong to no month of the model. Replay reads
+# them (``flows/replay``): opening-balance entries are replayed by recomputing the opening
+# balances; entries beyond the horizon cannot be replayed at all, only corrected in BC.
+OPENING_BALANCE = "opening-balance"
+BEYOND_HORIZON = "beyond-horizon"
 
 
 # --- 1. plan -------------------------------------------------------------------------------------
@@ -91,20 +96,28 @@ HORIZON_MONTHS = 36  # postings further ahead than this are typos, not plans
 def plan(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     pipeline = rt.settings.pipeline(request["pipeline"])
     bc = rt.bc(pipeline.name)
-    first_allowed = _first_allowed(pipeline)
+    first_allowed = first_allowed_period(pipeline)
     # the cursor never moves past the moment the read began: a modification stamped in the
     # future (a server clock gone wrong) must not hide every later change
     read_started = datetime.now(UTC)
-    horizon = _horizon(read_started)
+    horizon = horizon_period(read_started)
     cursor_out, version, first_load, opening, beyond = None, None, False, False, False
     if request.get("mode") == "period":
         periods = sorted({Period.parse(p) for p in request.get("periods") or []})
-        if not periods or len(periods) > MAX_PERIODS:
+        # "opening": recompute the opening balances from the history before the model's first
+        # month (a replay of entries quarantined there): every loaded month's closing moves
+        opening = bool(request.get("opening"))
+        if opening and not first_allowed:
+            raise ValueError(
+                "opening balances are only computed for a pipeline with actuals.first_period"
+            )
+        if not (periods or opening) or len(periods) > MAX_PERIODS:
             raise ValueError(f"period mode needs 1 to {MAX_PERIODS} periods (YYYY-MM)")
-        if first_allowed and periods[0] < first_allowed:
+        if first_allowed and periods and periods[0] < first_allowed:
             raise ValueError(
                 f"period {periods[0]} is before actuals.first_period "
-                f"{first_allowed}: the model holds no such month"
+                f"{first_allowed}: the model holds no such month (its entries only feed the "
+                'opening balances: ask for "opening": true)'
             )
     else:
         stored, version = rt.cursors.get(pipeline.name, RESOURCE)
@@ -137,14 +150,16 @@ def plan(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _horizon(now: datetime) -> Period:
+def horizon_period(now: datetime) -> Period:
+    """The last month the connector places figures in: ``HORIZON_MONTHS`` ahead of ``now``."""
     period = Period.of(now.date())
     for _ in range(HORIZON_MONTHS):
         period = period.next()
     return period
 
 
-def _first_allowed(pipeline: Pipeline) -> Period | None:
+def first_allowed_period(pipeline: Pipeline) -> Period | None:
+    """The model's first month (``actuals.first_period``), if the pipeline names one."""
     first = pipeline.actuals.first_period
     return Period.parse(first) if first else None
 
@@ -310,7 +325,9 @@ def _finish_period(
     return reconciliation
 
 
-def _quarantine_records(result: PeriodAggregate) -> Iterator[AuditRecord]:
+def _quarantine_records(result: PeriodAggregate, label: str | None = None) -> Iterator[AuditRecord]:
+    """One row per quarantined entry, labelled with its month (or ``label``, for entries that
+    belong to no month of the model)."""
     for q in result.quarantined:
         yield AuditRecord(
             "quarantined",
@@ -323,7 +340,7 @@ def _quarantine_records(result: PeriodAggregate) -> Iterator[AuditRecord]:
                 "amount": str(q.amount),
                 "dimensions": dict(q.dimensions),
             },
-            result.period.key,
+            label or result.period.key,
         )
 
 
@@ -339,22 +356,20 @@ def parse_bc_amount(text: str) -> Decimal:
 def trial_balance_check(
     bc: BcClient, period: Period, by_account: dict[str, Decimal]
 ) -> dict[str, Any]:
-    """Compare per-account net change with BC's trial balance for the period (independent)."""
-    params = {
-        "$filter": f"dateFilter ge {period.first_day.isoformat()} and dateFilter le "
-        f"{period.last_day.isoformat()}"
-    }
-    headers = {"Accept-Language": "en-US"}
-    rows = bc.get(bc.company_url("trialBalances"), params=params, headers=headers).json()
+    """Compare per-account net change with BC's trial balance for the period (independent).
+
+    The rows are decoded strictly (``streams.iter_trial_balance``): a malformed row fails the
+    run naming the account and the field, instead of being compared as if it were a figure.
+    """
     mismatches = []
-    for row in rows.get("value") or []:
-        if row.get("accountType") != "Posting":
+    for row in streams.iter_trial_balance(bc, period.first_day, period.last_day):
+        if row.account_type != "Posting":
             continue
-        expected = parse_bc_amount(row["totalDebit"]) - parse_bc_amount(row["totalCredit"])
-        seen = by_account.get(row["number"], ZERO)
+        expected = row.total_debit - row.total_credit
+        seen = by_account.get(row.number, ZERO)
         if expected != seen:
             mismatches.append(
-                {"account": row["number"], "trial_balance": str(expected), "entries": str(seen)}
+                {"account": row.number, "trial_balance": str(expected), "entries": str(seen)}
             )
     return {
         "accounts_checked": len(by_account),
@@ -377,7 +392,8 @@ def stage_opening(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
     window = Cursor(posting_to=opening.last_day)
     entries = (e for e in streams.iter_gl_entries(bc, window.open()) if is_bs.get(e.account_number))
     result = aggregator_for(rt, pipeline).aggregate(opening, entries, history=True)
-    rt.audit.record(run_id, _quarantine_records(result))
+    # labelled as what they feed, not as the month before the model: they were posted any time
+    rt.audit.record(run_id, _quarantine_records(result, OPENING_BALANCE))
     rt.snapshots.stage(pipeline.name, run_id, PeriodSnapshot(opening, {}, dict(result.cells)))
     counts = {"history_entries_read": result.entries, "quarantined": len(result.quarantined)}
     rt.audit.record_step(
@@ -409,10 +425,11 @@ def stage_beyond_horizon(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]
             f"(after {horizon}): check the posting date in BC",
             {
                 "entry_number": entry.entry_number,
+                "posting_date": entry.posting_date.isoformat(),
                 "account": entry.account_number,
                 "amount": str(entry.debit - entry.credit),
             },
-            "beyond-horizon",
+            BEYOND_HORIZON,
         )
         for entry in streams.iter_gl_entries(rt.bc(pipeline.name), window.open())
     )

@@ -5,8 +5,8 @@ the storage behind it: ``--url`` is the app's base URL (``https://<app>.azureweb
 ``http://127.0.0.1:7071``), ``--key`` a function key; or the environment variables
 ``CONNECTOR_OPS_URL`` and ``CONNECTOR_OPS_KEY`` (read by this command only, they are not app
 settings). Answers are printed as JSON, except ``runs``, which prints a table (``--json`` for
-JSON). Exit codes: 0 done, 1 the API refused (its code and message on stderr) or ``ping`` found
-something missing, 2 bad usage.
+JSON). Exit codes: 0 done, 1 the API refused (its code and message on stderr), ``ping`` found
+something missing or ``health`` found the configuration invalid (503), 2 bad usage.
 
 Requests go through the connector's resilient HTTP layer: retried on 429/5xx where that is safe,
 never blindly for a start.
@@ -50,8 +50,10 @@ def decode_error(response: httpx.Response) -> ApiError:
     """The ops API's ``{"error": {"code", "message"}}``, or the bare status."""
     try:
         error = response.json().get("error") or {}
-    except ValueError:
+    except (ValueError, AttributeError):
         error = {}
+    if not isinstance(error, dict):
+        error = {"message": str(error)}
     message = error.get("message") or response.text[:300] or response.reason_phrase
     return ApiError("ops API", response.status_code, message, code=error.get("code"))
 
@@ -112,6 +114,7 @@ def parser() -> argparse.ArgumentParser:
     release.add_argument("model")
     release.add_argument("--reason", required=True)
     release.add_argument("--by", default=None, help="who releases it (default: your user name)")
+    commands.add_parser("health", help="is the app up and its configuration valid (cheap)")
     commands.add_parser("ping", help="check that the connector fits BC and Anaplan")
     report = commands.add_parser("report", help="save a run's HTML report")
     report.add_argument("run_id")
@@ -156,6 +159,10 @@ def dispatch(client: OpsClient, args: argparse.Namespace) -> int:
         args.out.write_text(page, encoding="utf-8")
         out(f"report of {args.run_id} written to {args.out}")
         return 0
+    if command == "health":  # 503 is its answer for a bad configuration, not a busy server
+        answer = client.json("GET", "health", expected=frozenset({503}))
+        _print(answer)
+        return 0 if answer.get("status") == "ok" else 1
     answer = _request(client, args)
     _print(answer)
     if command == "ping" and not answer.get("ok"):

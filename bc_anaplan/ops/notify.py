@@ -12,10 +12,18 @@ report (``PUBLIC_BASE_URL/api/runs/<id>/report``), saying that the link needs th
 A notification never fails the run: every problem (no URL configured, the service down) is
 logged and written to the run's audit trail as an ``event`` row. The post goes through the
 resilient HTTP layer with its own short limits, so a slow webhook delays the end of a run by
-seconds, not minutes. A run is announced once: the ``notification`` event row written after a
-successful post stops a retried ``end_run`` from posting again (only a crash between the post and
-that row could announce it twice). A failed sub-run (started by a
-parent flow) is not announced: the failure ends its parent, which is.
+seconds, not minutes.
+
+**One message per run, at most.** A chat webhook has no idempotency key, so a post whose outcome
+is unknown is never repeated: the request is declared non-idempotent, which the HTTP layer
+retries only where nothing can have been delivered (a connection that could not be made, a 429
+that says "not processed"); a timeout after sending, a dropped connection or a 5xx end the
+attempt. And every attempt is recorded *before* the post (``notification-attempt``, then its
+outcome): ``end_run`` runs at least once, so a re-run of the step that finds an attempt whose
+outcome is not a definite "not posted" (4xx, no connection) does not post again. The price is
+that a message lost in such an attempt is not re-sent; the run's ``notification-failed`` row and
+the log say so, and the run is still listed under ``GET /api/runs?state=failed``. A failed
+sub-run (started by a parent flow) is not announced: the failure ends its parent, which is.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from urllib.parse import quote, urlsplit
 
 from bc_anaplan.audit import AuditRecord, utc_now
 from bc_anaplan.config import HttpSettings
-from bc_anaplan.http import ApiSpec, ResilientClient
+from bc_anaplan.http import ApiError, ApiSpec, ResilientClient, TransportFailure
 from bc_anaplan.runtime import Runtime
 from bc_anaplan.secrets import SecretMissing
 
@@ -36,6 +44,8 @@ log = logging.getLogger("bc_anaplan.ops.notify")
 API = "ops-webhook"
 SENT_KEY = "notification"
 FAILED_KEY = "notification-failed"
+ATTEMPT_KEY = "notification-attempt"
+NOT_POSTED = "not posted"  # the attempt's outcome that allows another
 COLOURS = {"failed": "CF222E", "partially_succeeded": "9A6700", "succeeded": "1A7F37"}
 
 
@@ -46,30 +56,73 @@ def notify_run_end(rt: Runtime, run_id: str, state: str) -> bool:
     run = rt.audit.get_run(run_id)
     if run is None or (run["trigger"] == "parent" and state == "failed"):
         return False  # a failed sub-run fails its parent, which is announced instead
-    if any(r.key == SENT_KEY for r in rt.audit.records(run_id, "event")):
+    events = {r.key: r for r in rt.audit.records(run_id, "event")}
+    if SENT_KEY in events:
+        return False
+    attempt = events.get(ATTEMPT_KEY)
+    if attempt is not None and attempt.data.get("outcome") != NOT_POSTED:
+        log.info("run %s: an earlier notification attempt may have been delivered", run_id)
         return False
     url = ""
     try:
         url = webhook_url(rt)
         message = build_message(run, rt.settings.public_base_url)
-        client = ResilientClient(_spec(url), _short_limits(rt.settings.http))
-        client.request("POST", url, json=message, idempotent=True)
     except SecretMissing:  # no webhook configured: nothing to announce to
         reason = "no webhook configured (secret OPS_WEBHOOK_URL / ops-webhook-url)"
         log.info("run %s: the %s notification was not sent: %s", run_id, state, reason)
+        _failed(rt, run_id, reason)
+        return False
+    except Exception as exc:
+        _failed(rt, run_id, _scrub(f"{type(exc).__name__}: {exc}", url))
+        return False
+    _attempt(rt, run_id, "posting")
+    try:
+        client = ResilientClient(_spec(url), _short_limits(rt.settings.http))
+        client.request("POST", url, json=message, idempotent=False)
     except Exception as exc:  # a notification never fails the run
+        outcome = NOT_POSTED if _not_delivered(exc) else "unknown"
         reason = _scrub(f"{type(exc).__name__}: {exc}", url)
+        if outcome != NOT_POSTED:
+            reason += "; it may have been delivered, so it is not posted again"
         log.warning("run %s: the %s notification was not sent: %s", run_id, state, reason)
-    else:
-        rt.audit.record(
-            run_id,
-            [AuditRecord("event", SENT_KEY, f"{state} notification posted", {"at": utc_now()})],
-        )
-        return True
+        _attempt(rt, run_id, outcome)
+        _failed(rt, run_id, reason)
+        return False
+    rt.audit.record(
+        run_id,
+        [AuditRecord("event", SENT_KEY, f"{state} notification posted", {"at": utc_now()})],
+    )
+    _attempt(rt, run_id, "posted")
+    return True
+
+
+def _not_delivered(exc: Exception) -> bool:
+    """Whether the chat service certainly did not take the message: it answered 4xx (429
+    included, once the retries are spent), or no connection could be made."""
+    if isinstance(exc, ApiError):
+        return 400 <= exc.status < 500 and exc.status != 408
+    return isinstance(exc, TransportFailure)  # raised for a non-idempotent request only
+    # when nothing was sent (connect errors); everything else is OutcomeUnknownError
+
+
+def _attempt(rt: Runtime, run_id: str, outcome: str) -> None:
+    rt.audit.record(
+        run_id,
+        [
+            AuditRecord(
+                "event",
+                ATTEMPT_KEY,
+                f"notification attempt: {outcome}",
+                {"outcome": outcome, "at": utc_now()},
+            )
+        ],
+    )
+
+
+def _failed(rt: Runtime, run_id: str, reason: str) -> None:
     rt.audit.record(
         run_id, [AuditRecord("event", FAILED_KEY, f"notification not sent: {reason}"[:1000])]
     )
-    return False
 
 
 def _scrub(text: str, url: str) -> str:

@@ -269,26 +269,40 @@ def _counts(counts: dict[str, Any]) -> str:
 
 
 def _reconciliation(data: ReportData) -> str:
+    """The per-period reconciliation of a load: BC = accepted by Anaplan + quarantined + rejected.
+
+    Every figure comes from the run record: what BC's entries add up to, the net of the cells the
+    import file carried, what was quarantined, and what Anaplan's import reported (success, and
+    the rows it rejected, summed per period from the failure dump). The load does not read the
+    cells back out of Anaplan, so "accepted by Anaplan" is the cells sent less the rows Anaplan
+    said it rejected -- nothing else is claimed.
+    """
     periods = data.run["summary"].get("reconciliation")
     if not isinstance(periods, list) or not periods:
         return ""
-    quarantined = data.quarantined.by_period
+    imported = data.run["summary"].get("import")
+    rejected = data.rejected.by_period
     rows, groups = [], []
     for r in sorted(periods, key=lambda p: p.get("period", "")):
         period = r.get("period", "")
-        debit, credit = _decimal(r.get("bc_debit")) or Decimal(0), _decimal(r.get("bc_credit"))
-        q_debit = quarantined.get(period, [Decimal(0), Decimal(0)])[0]
+        bc_net = _decimal(r.get("bc_net")) or Decimal(0)
+        sent = _decimal(r.get("sent_net")) or Decimal(0)
+        quarantined = _decimal(r.get("quarantined_net")) or Decimal(0)
+        refused = rejected.get(period, Decimal(0))
+        accepted = _accepted(imported, sent, refused)
         trial = r.get("trial_balance") or {}
         rows.append(
             [
                 esc(period),
                 esc(f"{int(r.get('entries', 0)):,}"),
-                esc(money(debit)),
-                esc(money(credit)),
-                esc(money(r.get("bc_net"))),
-                esc(money(r.get("sent_net"))),
+                esc(money(r.get("bc_debit"))),
+                esc(money(r.get("bc_credit"))),
+                esc(money(bc_net)),
+                esc(money(sent)),
+                esc(money(refused)) if refused else "",
+                esc(money(accepted)) if accepted is not None else _not_accepted(imported),
                 esc(f"{int(r.get('quarantined_entries', 0)):,}"),
-                esc(money(r.get("quarantined_net"))),
+                esc(money(quarantined)),
                 _yes_no(r.get("balanced")),
                 _yes_no(trial.get("matches"))
                 + (
@@ -299,7 +313,7 @@ def _reconciliation(data: ReportData) -> str:
                 ),
             ]
         )
-        groups.append((period, [debit, debit - q_debit]))
+        groups.append((period, [bc_net, accepted or Decimal(0), quarantined]))
     table = _table(
         [
             "period",
@@ -307,27 +321,49 @@ def _reconciliation(data: ReportData) -> str:
             "BC debit",
             "BC credit",
             "BC net change",
-            "sent to Anaplan (net)",
+            "sent to Anaplan (net of cells)",
+            "rejected by Anaplan (net)",
+            "accepted by Anaplan (net)",
             "quarantined entries",
             "quarantined (net)",
             "balanced",
             "BC trial balance matches",
         ],
         rows,
-        {1, 2, 3, 4, 5, 6, 7},
+        {1, 2, 3, 4, 5, 6, 7, 8, 9},
     )
     chart = bar_chart(
         "reconciliation-chart",
-        "Debits per period: read from BC and sent to Anaplan",
+        "Net change per period: BC, accepted by Anaplan, quarantined",
         groups,
-        ["BC debits", "debits sent to Anaplan (BC debits less quarantined)"],
+        [
+            "BC net change (entries read)",
+            "accepted by Anaplan (cells sent less rows rejected)",
+            "quarantined in BC (not sent)",
+        ],
     )
     return (
         "<h2>Reconciliation per period, BC vs Anaplan</h2>"
-        '<p class="muted">Every period must balance: BC net change = sent to Anaplan + '
-        "quarantined. Independently, the net change per account must equal BC's trial balance. "
-        "Amounts in BC's sign (debit positive).</p>" + chart + table
+        '<p class="muted">Every period must balance: BC net change = accepted by Anaplan + '
+        "quarantined + rejected by Anaplan. All entries of a period net to zero in a balanced "
+        "ledger, so bars away from zero show what did not land. Anaplan's side is the cells the "
+        "import file carried less the rows its import rejected (the load does not read cells "
+        "back). Independently, the net change per account must equal BC's trial balance. Amounts "
+        "in BC's sign (debit positive).</p>" + chart + table
     )
+
+
+def _accepted(imported: Any, sent: Decimal, refused: Decimal) -> Decimal | None:
+    """What Anaplan's import accepted of a period, or None if it accepted nothing."""
+    if not isinstance(imported, dict) or not imported.get("successful"):
+        return None
+    return sent - refused
+
+
+def _not_accepted(imported: Any) -> str:
+    if not isinstance(imported, dict):
+        return '<span class="muted">not imported</span>'
+    return f'<span class="bad">import {esc(imported.get("state") or "failed")}</span>'
 
 
 def _imports(summary: dict[str, Any]) -> str:

@@ -36,7 +36,7 @@ POLICIES = ("all-or-nothing", "continue")
 RUN_STATES = ("running", *FINAL_STATES)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # input fields a run records that are about how it was started, not what it does
-START_FIELDS = ("trigger", "rerun_of", "replay_of")
+START_FIELDS = ("trigger", "rerun_of", "replay_of", "not_replayed")
 
 
 class OpsError(Exception):
@@ -97,7 +97,7 @@ def expect_fields(body: Mapping[str, Any], allowed: set[str], what: str) -> None
 # flow -> the fields its input may have besides "pipeline"
 STARTABLE: dict[str, set[str]] = {
     "reference_sync": set(),
-    "actuals_load": {"mode", "periods"},
+    "actuals_load": {"mode", "periods", "opening"},
     "employees_load": set(),
     "plan_writeback": {"version", "policy"},
     "approval_watch": set(),
@@ -121,9 +121,9 @@ def start_spec(
     pipeline = _pipeline(settings, body)
     request: dict[str, Any] = {"pipeline": pipeline.name, "trigger": trigger}
     if flow == "actuals_load":
-        request.update(_actuals_input(body))
-        periods = request.get("periods")
-        return StartSpec(flow, workkeys.actuals_load(pipeline, periods), request)
+        request.update(_actuals_input(pipeline, body))
+        key = workkeys.actuals_load(pipeline, request.get("periods"), bool(request.get("opening")))
+        return StartSpec(flow, key, request)
     if flow == "plan_writeback":
         request.update(_writeback_input(pipeline, body))
         return StartSpec(flow, workkeys.plan_writeback(pipeline, request["version"]), request)
@@ -148,18 +148,29 @@ def _pipeline(settings: Settings, body: Mapping[str, Any]) -> Pipeline:
         raise bad_request(str(exc), "UnknownPipeline") from None
 
 
-def _actuals_input(body: Mapping[str, Any]) -> dict[str, Any]:
+def _actuals_input(pipeline: Pipeline, body: Mapping[str, Any]) -> dict[str, Any]:
     mode = body.get("mode", "incremental")
     if mode not in ("incremental", "period"):
         raise bad_request("'mode' must be 'incremental' or 'period'")
     periods = body.get("periods")
+    opening = body.get("opening", False)
+    if not isinstance(opening, bool):
+        raise bad_request("'opening' must be true or false")
     if mode == "incremental":
         if periods:
             raise bad_request("'periods' are only for mode 'period'")
+        if opening:
+            raise bad_request("'opening' is only for mode 'period'")
         return {"mode": "incremental"}
-    if not isinstance(periods, list) or not periods or len(periods) > MAX_PERIODS:
+    if opening and not pipeline.actuals.first_period:
+        raise bad_request(
+            f"'opening' needs actuals.first_period: pipeline {pipeline.name} keeps no opening "
+            "balances"
+        )
+    if not isinstance(periods, list) or not (periods or opening) or len(periods) > MAX_PERIODS:
         raise bad_request(
             f"mode 'period' needs 'periods': a list of 1 to {MAX_PERIODS} months like '2025-03'"
+            ' (or none with "opening": true)'
         )
     keys = set()
     for value in periods:
@@ -171,6 +182,16 @@ def _actuals_input(body: Mapping[str, Any]) -> dict[str, Any]:
             raise bad_request(
                 f"period {value!r} is not a month in YYYY-MM form, e.g. '2025-03'", "BadPeriod"
             ) from None
+    first = pipeline.actuals.first_period
+    early = sorted(k for k in keys if first and k < first)
+    if early:
+        raise bad_request(
+            f"period {early[0]} is before actuals.first_period {first}: the model holds no such "
+            'month (history before it only feeds the opening balances: send "opening": true)',
+            "BadPeriod",
+        )
+    if opening:
+        return {"mode": "period", "periods": sorted(keys), "opening": True}
     return {"mode": "period", "periods": sorted(keys)}
 
 

@@ -74,7 +74,7 @@ def purge_expired_runs(rt: Runtime, cutoff: str, limit: int = RUNS_PER_BATCH) ->
         parameters={"pk": RUNS_PARTITION, "cutoff": cutoff},
         select=["RowKey", "State", "Pipeline", "StartedAt"],
     )
-    batch: list[tuple[str, str]] = []
+    batch: list[tuple[str, str, str]] = []
     more = False
     for entity in expired:
         if entity.get("State") == "running" and entity.get("StartedAt", "") >= stale:
@@ -82,10 +82,12 @@ def purge_expired_runs(rt: Runtime, cutoff: str, limit: int = RUNS_PER_BATCH) ->
         if len(batch) == limit:
             more = True
             break
-        batch.append((unsafe_key(entity["RowKey"]), entity.get("Pipeline", "")))
-    pending = _pending_snapshots(rt, {pipeline for _, pipeline in batch if pipeline})
+        batch.append(
+            (unsafe_key(entity["RowKey"]), entity.get("Pipeline", ""), entity.get("StartedAt", ""))
+        )
+    pending = _pending_snapshots(rt, {pipeline for _, pipeline, _ in batch if pipeline})
     with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
-        done = list(pool.map(lambda run: _purge_run(rt, run[0], run[1], pending), batch))
+        done = list(pool.map(lambda run: _purge_run(rt, run[0], run[1], run[2], pending), batch))
     purged = Purged(
         runs=len(done),
         audit_rows=sum(d.audit_rows for d in done) + _delete_old_ops_events(rt, cutoff),
@@ -95,14 +97,16 @@ def purge_expired_runs(rt: Runtime, cutoff: str, limit: int = RUNS_PER_BATCH) ->
     return {**purged.counts(), "more": more}
 
 
-def _purge_run(rt: Runtime, run_id: str, pipeline: str, pending: dict[str, list[str]]) -> Purged:
-    """Everything one run left, its record last (a purge that stops half-way is redone)."""
+def _purge_run(
+    rt: Runtime, run_id: str, pipeline: str, started_at: str, pending: dict[str, list[str]]
+) -> Purged:
+    """Everything one run left, its record (and index row) last (a purge that stops half-way
+    is redone)."""
     purged = Purged(runs=1, audit_rows=delete_partition(rt, safe_key(run_id)))
     if pipeline:
         purged.staged_files = rt.staging.delete_prefix(f"{pipeline}/{run_id}/")
     purged.snapshots = _delete_blobs(rt, "state", pending.get(_snapshot_name(run_id), []))
-    with contextlib.suppress(ResourceNotFoundError):
-        rt.audit.runs.delete_entity(RUNS_PARTITION, safe_key(run_id))
+    rt.audit.forget_run(run_id, started_at)
     return purged
 
 

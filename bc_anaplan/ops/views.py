@@ -8,11 +8,13 @@ totals per reason, and the first few rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bc_anaplan.audit import AuditRecord
+from bc_anaplan.config import ConfigError
 from bc_anaplan.ops.requests import RunFilters
 from bc_anaplan.runtime import Runtime
 from bc_anaplan.storage import safe_key, unsafe_key
@@ -22,13 +24,16 @@ _ERROR_IN_LIST = 300
 
 
 def list_page(rt: Runtime, filters: RunFilters) -> dict[str, Any]:
-    """Newest runs first, at most ``filters.limit`` of them, each without its bulky summary."""
-    runs = rt.audit.list_runs(filters.flow, filters.state, filters.since)
+    """Newest runs first, at most ``filters.limit`` of them, each without its bulky summary.
+
+    Reads ``limit + 1`` index rows (newest first, ``AuditTrail.list_runs``), never the whole
+    run table: the one extra row says whether more runs match (``truncated``).
+    """
+    runs = rt.audit.list_runs(filters.flow, filters.state, filters.since, filters.limit + 1)
     page = runs[: filters.limit]
     return {
         "runs": [_run_line(r) for r in page],
         "count": len(page),
-        "matching": len(runs),
         "truncated": len(runs) > len(page),
         "filters": {
             "flow": filters.flow,
@@ -75,8 +80,8 @@ class RecordSample:
     total: int = 0
     rows: list[AuditRecord] = field(default_factory=list)
     by_reason: dict[str, list[Any]] = field(default_factory=dict)  # reason -> [count, amount]
-    # period -> [debit, credit] of the records' amounts (debit - credit, BC's sign)
-    by_period: dict[str, list[Decimal]] = field(default_factory=dict)
+    # period -> net amount of the records (debit - credit, BC's sign)
+    by_period: dict[str, Decimal] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,7 +103,18 @@ class RecordSample:
         return [(reason, (int(v[0]), v[1])) for reason, v in ordered]
 
 
-def sample(rt: Runtime, run_id: str, kind: str, limit: int = SAMPLE_ROWS) -> RecordSample:
+def sample(
+    rt: Runtime,
+    run_id: str,
+    kind: str,
+    limit: int = SAMPLE_ROWS,
+    period_of: Callable[[AuditRecord], str] | None = None,
+) -> RecordSample:
+    """The first ``limit`` records of a kind, with totals per reason and per period over all.
+
+    ``period_of`` finds a record's period where its row has none (an Anaplan dump row names
+    the month the way the model does, in its values).
+    """
     result = RecordSample(kind)
     for record in rt.audit.records(run_id, kind):
         result.total += 1
@@ -108,10 +124,28 @@ def sample(rt: Runtime, run_id: str, kind: str, limit: int = SAMPLE_ROWS) -> Rec
         entry = result.by_reason.setdefault(record.reason, [0, Decimal(0)])
         entry[0] += 1
         entry[1] += amount
-        if record.period:
-            sides = result.by_period.setdefault(record.period, [Decimal(0), Decimal(0)])
-            sides[0 if amount >= 0 else 1] += abs(amount)
+        period = record.period or (period_of(record) if period_of else "")
+        if period:
+            result.by_period[period] = result.by_period.get(period, Decimal(0)) + amount
     return result
+
+
+def dump_row_period(rt: Runtime, pipeline_name: str) -> Callable[[AuditRecord], str]:
+    """The period (``YYYY-MM``) of an actuals row Anaplan rejected, from its time column."""
+    try:
+        pipeline = rt.settings.pipeline(pipeline_name or None)
+    except ConfigError:  # a pipeline since removed from connector.toml
+        return lambda record: ""
+    column = pipeline.actuals.period_column
+
+    def period_of(record: AuditRecord) -> str:
+        name = (record.data.get("values") or {}).get(column)
+        try:
+            return pipeline.periods.parse(name).key if isinstance(name, str) else ""
+        except ValueError:
+            return ""
+
+    return period_of
 
 
 def _amount(data: dict[str, Any]) -> Decimal:
@@ -192,7 +226,14 @@ def report_data(
         steps=steps,
         runtime=runtime,
         quarantined=sample(rt, run_id, "quarantined"),
-        rejected=sample(rt, run_id, "rejected"),
+        rejected=sample(
+            rt,
+            run_id,
+            "rejected",
+            period_of=dump_row_period(rt, run["pipeline"])
+            if run["flow"] == "actuals_load"
+            else None,
+        ),
         member_changes=sample(rt, drift_run, "member_change"),
         events=sample(rt, run_id, "event", 50),
         drift=[_drift_line(entry) for entry in lists or []],
@@ -236,8 +277,10 @@ def plan_vs_bc(steps: list[dict[str, Any]], summary: dict[str, Any]) -> list[dic
     """Plan totals per account (the validate step) next to what BC's draft lines add up to.
 
     The writeback's reconciliation lists the accounts whose BC total differs from the plan (at
-    most 20); every other account of a written revision matches the plan to the cent. When
-    nothing was written (stopped, unchanged) the BC column says so instead of a number.
+    most 20); every other account of a written revision matches the plan to the cent -- less
+    the rows finance had already posted from an earlier revision, which are never written again
+    (``posted_earlier_by_account``). When nothing was written (stopped, unchanged) the BC column
+    says so instead of a number.
     """
     validate = next((s for s in steps if s["step_id"] == "validate"), None)
     if validate is None:
@@ -254,6 +297,7 @@ def plan_vs_bc(steps: list[dict[str, Any]], summary: dict[str, Any]) -> list[dic
             status = "not written"
         return [{"account": a, "plan": v, "bc": "", "status": status} for a, v in plan.items()]
     mismatched = {m["account"]: m for m in reconciliation.get("mismatches") or []}
+    posted: dict[str, str] = reconciliation.get("posted_earlier_by_account") or {}
     capped = len(mismatched) >= 20 and not reconciliation.get("matches")
     rows = []
     for account in sorted(set(plan) | set(mismatched)):
@@ -261,6 +305,9 @@ def plan_vs_bc(steps: list[dict[str, Any]], summary: dict[str, Any]) -> list[dic
             bc, status = mismatched[account]["bc"], "differs"
         elif capped:
             bc, status = "", "not known (more than 20 accounts differ)"
+        elif account in posted:
+            bc = str(Decimal(plan[account]) - Decimal(posted[account]))
+            status = f"matches; {posted[account]} posted earlier, not rewritten"
         else:
             bc, status = plan[account], "matches"
         plan_total = plan.get(account, "0")

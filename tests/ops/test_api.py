@@ -190,7 +190,9 @@ def test_a_started_run_is_listed_and_shown_with_steps_and_status(ops: OpsApp) ->
     future = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     assert ops.ok("GET", "/api/runs", params={"since": future})["runs"] == []
     assert ops.ok("GET", "/api/runs", params={"state": "failed"})["runs"] == []
-    assert ops.ok("GET", "/api/runs", params={"limit": "1"})["count"] == 1
+    newest = ops.ok("GET", "/api/runs", params={"limit": "1"})
+    assert newest["count"] == 1 and newest["runs"][0]["run_id"] == instance
+    assert newest["truncated"] is (len(run_ids(ops)) > 1)
 
 
 def test_running_work_is_not_started_twice_then_terminated_and_its_lock_released(
@@ -259,6 +261,10 @@ def test_the_cli_speaks_to_the_same_api(
     workspace, model = lock_key(ops).split(":")
     assert cli.main([*base, "release-lock", workspace, model, "--reason", "cli test"]) == 0
     assert json.loads(capsys.readouterr().out)["released"] is True
+    assert cli.main([*base, "health"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"status": "ok", "pipelines": ["fpa"]}
+    assert cli.main(["--url", ops.url, "--key", "nope", "health"]) == 1
+    assert "HTTP 401" in capsys.readouterr().err
     assert cli.main(["runs"]) == 2  # neither --url/--key nor the environment variables
     result = subprocess.run(
         [sys.executable, "-m", "bc_anaplan", "ops", "ping"],

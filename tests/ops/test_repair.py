@@ -128,7 +128,11 @@ def test_replay_writes_exactly_the_lines_bc_refused(ops: OpsApp) -> None:
     final = replayed["summary"]["written"]
     assert final["complete"] and final["reconciliation"]["matches"]
     assert final["lines_in_bc"] == original["run"]["summary"]["validation"]["valid_lines"]
+    assert "only the refused lines are written" in replay["scope"]
+    before = ops.instances()
     nothing = ops.call("POST", f"{path(replayed['run_id'])}/replay", json={})
-    assert nothing.status_code == 202  # a writeback replay is the whole version, idempotent
-    assert ops.wait(nothing.json()["id"]).runtime_status == "Completed"
+    assert nothing.status_code == 409, nothing.text  # the replay left nothing out
+    error = nothing.json()["error"]
+    assert error["code"] == "NothingToReplay" and "left nothing out" in error["message"]
+    assert ops.instances() == before
     assert journal_line_posts(ops) == refused

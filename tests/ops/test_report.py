@@ -93,7 +93,7 @@ def test_an_actuals_report_renders_with_its_reconciliation_chart(
     assert run["state"] == "partially_succeeded" and shown["records"]["quarantined"] > 0
     page = render(ops, browser, run["run_id"], "actuals-report")
     periods = len(run["summary"]["reconciliation"])
-    assert page.facts["chart"] and page.facts["bars"] == 2 * periods
+    assert page.facts["chart"] and page.facts["bars"] == 3 * periods
     text = page.facts["text"]
     assert "COSTCENTER value CC995 has no Anaplan member" in text
     assert "Reconciliation per period" in text and "2025-03" in text

@@ -13,7 +13,7 @@ from bc_anaplan.audit import AuditRecord
 from bc_anaplan.config import ConfigError, load_settings
 from bc_anaplan.ops import notify, report
 from bc_anaplan.ops.requests import OpsError, iso_instant, start_spec
-from bc_anaplan.ops.views import RecordSample, ReportData
+from bc_anaplan.ops.views import RecordSample, ReportData, plan_vs_bc
 from bc_anaplan.secrets import SecretMissing, SecretStore
 from tests.core.conftest import VALID_ENV
 
@@ -122,3 +122,29 @@ def test_the_report_escapes_every_value() -> None:
     page = report.render(data, "2026-11-26T03:00:00.000Z")
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert page.startswith("<!DOCTYPE html>") and report.esc(report.CSP) in page
+
+
+def test_plan_vs_bc_shows_rows_posted_earlier_as_not_rewritten() -> None:
+    """BC's drafts for an account are the plan less the rows finance posted from an earlier
+    revision: the report says so instead of showing BC = plan."""
+    steps = [
+        {
+            "step_id": "validate",
+            "detail": {"totals_by_account": {"6100": "300.00", "6200": "50.00"}},
+        }
+    ]
+    reconciliation = {
+        "matches": True,
+        "mismatches": [],
+        "posted_earlier_by_account": {"6100": "100.00"},
+    }
+    rows = plan_vs_bc(steps, {"written": {"reconciliation": reconciliation}})
+    assert rows == [
+        {
+            "account": "6100",
+            "plan": "300.00",
+            "bc": "200.00",
+            "status": "matches; 100.00 posted earlier, not rewritten",
+        },
+        {"account": "6200", "plan": "50.00", "bc": "50.00", "status": "matches"},
+    ]

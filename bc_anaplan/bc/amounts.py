@@ -3,27 +3,24 @@
 The actuals load reads every entry of the periods it recomputes -- a million at a time on a
 first load -- and needs only a few fields of each: id, entry number, posting date, account,
 debit, credit and the dimension set. ``GL_AMOUNTS`` asks BC for just those (a fifth less JSON
-than the full ``GL_ENTRIES`` stream, and less to decode), and ``iter_gl_amounts`` fetches the
-next 20,000-entry page in a background thread while the caller aggregates the current one, so
-BC rendering a page and the connector decoding the previous one overlap instead of alternating.
-At most ``prefetch`` pages wait decoded in memory; memory stays flat whatever the period count.
+than the full ``GL_ENTRIES`` stream, and less to decode), and ``iter_gl_amounts`` reads them
+through ``paging.iter_pages_ahead``: the next 20,000-entry page is requested as soon as this
+one's bytes have arrived, so BC rendering a page and the connector decoding and aggregating the
+previous one overlap instead of alternating. Memory stays flat whatever the period count.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, TypeVar
 
 from bc_anaplan.bc.client import BcClient
 from bc_anaplan.bc.cursor import Cursor
 from bc_anaplan.bc.encoding import InexactNumber, parse_date, to_decimal
 from bc_anaplan.bc.errors import BcDecodeError
-from bc_anaplan.bc.paging import Json, Resource, iter_pages
+from bc_anaplan.bc.paging import Json, Resource, iter_pages_ahead
 from bc_anaplan.bc.records import (
     BC_DECIMAL_MAX,
     DimensionSetLine,
@@ -32,8 +29,6 @@ from bc_anaplan.bc.records import (
     entry_name,
 )
 from bc_anaplan.bc.streams import DIMENSION_SET_LINES
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,61 +89,8 @@ GL_AMOUNTS = Resource(
 )
 
 
-def iter_gl_amounts(
-    client: BcClient, posting_from: date, posting_to: date, *, prefetch: int = 1
-) -> Iterator[GlAmount]:
-    """Every entry posted in the window, page by page, the next page fetched ahead."""
+def iter_gl_amounts(client: BcClient, posting_from: date, posting_to: date) -> Iterator[GlAmount]:
+    """Every entry posted in the window, page by page, the next page requested ahead."""
     window = Cursor(posting_from=posting_from, posting_to=posting_to).filter()
-    pages = iter_pages(client, GL_AMOUNTS, filter_expression=window)
-    for page in prefetched(pages, prefetch):
+    for page in iter_pages_ahead(client, GL_AMOUNTS, filter_expression=window):
         yield from page
-
-
-_DONE = object()
-
-
-def prefetched(source: Iterator[T], depth: int = 1) -> Iterator[T]:
-    """``source``'s items, produced by a background thread up to ``depth`` items ahead.
-
-    Exceptions in the producer are re-raised in the consumer; a consumer that stops early stops
-    the producer at its next item.
-    """
-    if depth < 1:
-        yield from source
-        return
-    items: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in source:
-                while not stop.is_set():
-                    try:
-                        items.put(("item", item), timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            items.put(("done", _DONE))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            items.put(("error", exc))
-
-    thread = threading.Thread(target=produce, name="bc-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = items.get()
-            if kind == "item":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
-        while thread.is_alive():
-            try:
-                items.get_nowait()
-            except queue.Empty:
-                thread.join(timeout=0.2)

@@ -14,11 +14,22 @@ record decoder. ``iter_pages`` does the rest for all of them:
   into typed records, and yielded before the next page is requested: memory stays at one page
   whatever the size of the set. A page holding a number that a float cannot carry exactly is
   re-parsed with ``json`` + ``Decimal`` (see ``encoding``).
+
+``iter_pages_ahead`` is the same pager for the one read that is big enough to care (the G/L
+entries of a full load): a background thread requests page k+1 as soon as page k's bytes have
+arrived -- its ``@odata.nextLink`` is found in the raw bytes (``early_next_link``) -- while the
+caller parses, decodes and aggregates page k. BC renders the next page while the connector
+works on this one, instead of waiting for it. The link found early is checked against the
+parsed one before the page is handed on; a page whose link cannot be found early is simply
+followed after parsing.
 """
 
 from __future__ import annotations
 
 import json
+import queue
+import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -98,6 +109,123 @@ def iter_pages(
         records, next_link = parse_page(response.content, resource.decode)
         yield records
         url, params = next_url(next_link, followed, resource.entity_set), None
+
+
+def iter_pages_ahead(
+    client: BcClient,
+    resource: Resource[T],
+    *,
+    filter_expression: str | None = None,
+    page_size: int | None = None,
+) -> Iterator[list[T]]:
+    """``iter_pages``, with the next page requested while the caller works on this one.
+
+    At most two raw pages wait besides the one being decoded, so memory stays flat. Errors of
+    the background requests are raised here, in the caller's thread.
+    """
+    size = page_size or client.page_size
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {size}")
+    headers = read_headers(size)
+    followed: set[str] = set()
+
+    def raw_pages() -> Iterator[tuple[bytes, str | None]]:
+        url: str | None = resource.url(client)
+        params: dict[str, str] | None = resource.query(filter_expression)
+        while url is not None:
+            content = client.get(url, params=params, headers=headers).content
+            early = early_next_link(content)
+            yield content, early
+            url, params = next_url(early, followed, resource.entity_set), None
+
+    link: str | None = None
+    for content, early in read_ahead(raw_pages()):
+        records, link = parse_page(content, resource.decode)
+        if early is not None and link != early:
+            raise BcDecodeError(
+                f"a {resource.entity_set} page's nextLink read from its bytes ({early}) is not "
+                f"the parsed one ({link})"
+            )
+        yield records
+        if early is None:
+            break  # the last page, or a link not found early: followed below, one at a time
+    url = next_url(link, followed, resource.entity_set)
+    while url is not None:
+        response = client.get(url, headers=headers)
+        records, link = parse_page(response.content, resource.decode)
+        yield records
+        url = next_url(link, followed, resource.entity_set)
+
+
+# ``"@odata.nextLink":"..."`` as BC writes it (spaces allowed around the colon). The closing quote
+# right after ``nextLink`` cannot occur unescaped inside a JSON string, so a match is the key.
+_NEXT_LINK = re.compile(rb'"@odata\.nextLink"\s*:\s*("(?:[^"\\]|\\.)*")')
+_EARLY_SCAN = 8192  # bytes searched at each end: the annotation sits next to "value", not in it
+
+
+def early_next_link(content: bytes) -> str | None:
+    """The page's ``@odata.nextLink`` found in its raw bytes, or None (the last page, or not
+    where it is looked for). Only a hint: ``iter_pages_ahead`` checks it against the parsed
+    page before handing the page on."""
+    for part in (content[-_EARLY_SCAN:], content[:_EARLY_SCAN]):
+        found = _NEXT_LINK.search(part)
+        if found is not None:
+            try:
+                link = orjson.loads(found.group(1))
+            except orjson.JSONDecodeError:
+                return None
+            return link if isinstance(link, str) and link else None
+    return None
+
+
+_DONE = object()
+
+
+def read_ahead(source: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """``source``'s items, produced by a background thread up to ``depth`` items ahead.
+
+    Exceptions in the producer are re-raised in the consumer; a consumer that stops early stops
+    the producer at its next item.
+    """
+    if depth < 1:
+        yield from source
+        return
+    items: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in source:
+                while not stop.is_set():
+                    try:
+                        items.put(("item", item), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(("done", _DONE))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            items.put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="bc-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.2)
 
 
 def next_url(next_link: str | None, followed: set[str], entity_set: str) -> str | None:

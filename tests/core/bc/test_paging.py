@@ -6,13 +6,17 @@ not see.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
 
-from bc_anaplan.bc import BcClient, Cursor, iter_gl_entries, iter_gl_entry_pages
+from bc_anaplan.bc import BcClient, Cursor, iter_gl_entries, iter_gl_entry_pages, paging
+from bc_anaplan.bc.amounts import GL_AMOUNTS, iter_gl_amounts
 from bc_anaplan.bc.encoding import parse_datetime
+from bc_anaplan.bc.errors import BcDecodeError
 from tests.core.bc.conftest import Controls, count, make_client
 from tests.support.processes import running_sandbox
 
@@ -106,3 +110,85 @@ def read(client: BcClient, cursor: Cursor, *, expect: set[int], duplicates: int 
     assert run.duplicates == duplicates
     committed = run.advanced()  # the caller stores it only after handling the entries
     return Cursor.from_dict(committed.to_dict())  # as an orchestration would carry it
+
+
+# --- reading ahead: the full load's reader ---------------------------------------------------
+
+WINDOW = Cursor(posting_from=date(2000, 1, 1), posting_to=date(2099, 12, 31)).filter()
+
+
+def wait_for_gl_gets(controls: Controls, wanted: int, seconds: float = 10.0) -> int:
+    deadline = time.monotonic() + seconds
+    while (seen := gl_gets(controls)) < wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return seen
+
+
+def test_the_next_page_is_asked_for_while_this_one_is_worked_on(
+    big: dict[str, Any], big_controls: Controls
+) -> None:
+    client = make_client(big, page_size=7_000)
+    big_controls.reset_requests()
+    pages = paging.iter_pages_ahead(client, GL_AMOUNTS, filter_expression=WINDOW)
+    first = next(pages)
+    assert len(first) == 7_000
+    assert wait_for_gl_gets(big_controls, 2) == 2  # page 2 requested before page 1 is done
+    ids = [e.id for e in first] + [e.id for page in pages for e in page]
+    assert len(ids) >= ENTRIES and len(set(ids)) == len(ids)  # every entry exactly once
+    assert gl_gets(big_controls) == len(ids) // 7_000 + 1  # and not one request more
+    sequential = [
+        e.id
+        for page in paging.iter_pages(client, GL_AMOUNTS, filter_expression=WINDOW)
+        for e in page
+    ]
+    assert ids == sequential
+    assert sum(1 for _ in iter_gl_amounts(client, date(2000, 1, 1), date(2099, 12, 31))) == len(ids)
+
+
+def test_a_link_not_found_in_the_bytes_is_followed_after_parsing(
+    big: dict[str, Any], big_controls: Controls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(paging, "early_next_link", lambda content: None)
+    client = make_client(big, page_size=20_000)
+    big_controls.reset_requests()
+    pages = paging.iter_pages_ahead(client, GL_AMOUNTS, filter_expression=WINDOW)
+    first = next(pages)
+    time.sleep(0.3)
+    assert gl_gets(big_controls) == 1  # nothing to read ahead with: one page at a time
+    total = len(first) + sum(len(page) for page in pages)
+    assert total >= ENTRIES and gl_gets(big_controls) == total // 20_000 + 1
+
+
+def test_a_link_read_early_that_is_not_the_parsed_one_stops_the_read(
+    big: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = paging.early_next_link
+
+    def off_by_one(content: bytes) -> str | None:
+        link = real(content)
+        return None if link is None else link + "&x=1"
+
+    monkeypatch.setattr(paging, "early_next_link", off_by_one)
+    client = make_client(big, page_size=20_000)
+    with pytest.raises(BcDecodeError, match="nextLink read from its bytes"):
+        for _ in paging.iter_pages_ahead(client, GL_AMOUNTS, filter_expression=WINDOW):
+            pass
+
+
+@pytest.mark.parametrize(
+    ("content", "link"),
+    [
+        (
+            b'{"value":[{"id":"a"}],"@odata.nextLink":"https://bc/x?$skiptoken=1"}',
+            "https://bc/x?$skiptoken=1",
+        ),
+        (b'{"value": [], "@odata.nextLink" : "https:\\/\\/bc\\/x?a=\\u0026"}', "https://bc/x?a=&"),
+        (b'{"@odata.nextLink":"https://bc/first","value":[]}', "https://bc/first"),
+        (b'{"value":[{"description":"x\\"@odata.nextLink\\":\\"https://evil\\""}]}', None),
+        (b'{"value":[{"id":"a"}]}', None),
+        (b'{"value":[],"@odata.nextLink":""}', None),
+    ],
+    ids=["compact", "spaced and escaped", "before value", "inside a string", "last page", "empty"],
+)
+def test_early_next_link_finds_only_the_annotation(content: bytes, link: str | None) -> None:
+    assert paging.early_next_link(content) == link

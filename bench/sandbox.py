@@ -8,8 +8,6 @@ counts.
 
 from __future__ import annotations
 
-import json
-import signal
 import ssl
 import subprocess
 import sys
@@ -20,6 +18,8 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from devtools.processes import read_ready_line, stop
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("bc", "entra", "keyvault", "anaplan_auth", "anaplan_api")
@@ -51,18 +51,12 @@ class Sandbox:
             cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         threading.Thread(target=self._drain, daemon=True).start()
-        line: list[str] = []
-        reader = threading.Thread(
-            target=lambda: line.append(self.process.stdout.readline()),  # type: ignore[union-attr]
-            daemon=True,
-        )
-        reader.start()
-        reader.join(self.start_timeout_s)
-        if not line or not line[0].strip():
+        ready = read_ready_line(self.process, self.start_timeout_s)
+        if ready is None:
             self.__exit__(None, None, None)
             raise RuntimeError("the sandbox did not start:\n" + "".join(self._stderr[-30:]))
         self.startup_s = time.monotonic() - started
-        self.info = json.loads(line[0])
+        self.info = ready
         self.http = httpx.Client(
             verify=ssl.create_default_context(cafile=self.info["ca_bundle"]), timeout=300
         )
@@ -78,14 +72,8 @@ class Sandbox:
             self.http.close()
             self.http = None
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        if proc is not None:
+            stop(proc)
 
     # --- controls ---------------------------------------------------------------------------
 

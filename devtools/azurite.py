@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from types import FrameType, TracebackType
 
+from devtools.processes import stop
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AZURITE_BIN = REPO_ROOT / "node_modules" / ".bin" / "azurite"
 
@@ -111,14 +113,8 @@ class Azurite:
     def stop(self) -> None:
         """Stop the process this object started (by PID), escalating to SIGKILL."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        if proc is not None:
+            stop(proc, timeout_s=10)
 
     def __enter__(self) -> Azurite:
         return self.start()

@@ -21,9 +21,7 @@ the sandbox's inspection endpoint, not through the connector). Run records stay 
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -39,6 +37,7 @@ from urllib.parse import quote
 import httpx
 
 from devtools.environment import connector_environment
+from devtools.processes import read_ready_line, stop
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TASK_HUB = "bcanaplandemo"
@@ -54,14 +53,12 @@ def sandbox(scale: str) -> Iterator[dict[str, Any]]:
         text=True,
     )
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError("the sandbox did not start")
-        yield json.loads(line)
+        ready = read_ready_line(process, timeout_s=120)
+        if ready is None:
+            raise RuntimeError("the sandbox did not start within 120 s")
+        yield ready
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        stop(process)
 
 
 def say(text: str = "") -> None:

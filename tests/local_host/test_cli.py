@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.processes import read_ready_line, stop
 from tests.local_host.conftest import unique_hub
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,16 +87,14 @@ def served_process(cli_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
             cwd=REPO, env=cli_env, stdout=subprocess.PIPE, stderr=log, text=True,
         )  # fmt: skip
         processes.append(process)
-        assert process.stdout is not None
-        ready = json.loads(process.stdout.readline())
+        ready = read_ready_line(process, timeout_s=60)
+        assert ready is not None, "the host did not print its ready line"
         assert ready["function_key"] == "test-key"
         return process, ready["url"]
 
     yield start
     for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
+        stop(process, timeout_s=20)
 
 
 def test_killed_host_resumes_without_rerunning_completed_activities(

@@ -14,12 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 
+from devtools.processes import read_ready_line, stop
 from local_host.store import Store
 from tests.support.processes import REPO_ROOT
 
@@ -50,14 +50,11 @@ class HostProcess:
             stderr=self._log,
             text=True,
         )
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()))
-        reader.start()
-        reader.join(self.ready_timeout_s)
-        if not line or not line[0].strip():
+        ready = read_ready_line(self.process, self.ready_timeout_s)
+        if ready is None:
             self.kill()
             raise RuntimeError(f"the host did not start; see {self.log_path}")
-        self.url = json.loads(line[0])["url"]
+        self.url = ready["url"]
         self.starts += 1
         return self
 
@@ -86,13 +83,8 @@ class HostProcess:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        if process is not None:
+            stop(process)
         if self._log is not None:
             self._log.close()
             self._log = None

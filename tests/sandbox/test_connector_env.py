@@ -8,13 +8,11 @@ never imports the app.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 import httpx
 
 from bc_anaplan.config import SCHEDULE_SETTINGS, load_settings
+from devtools.processes import read_ready_line
 from tests.support.processes import REPO_ROOT
 
 
@@ -73,13 +72,8 @@ def test_readme_recipe_starts_the_local_host_with_nothing_else_set(tmp_path: Pat
         start_new_session=True,  # the sandbox, Azurite and the host: one group to stop
     )
     try:
-        assert process.stdout is not None and process.stderr is not None
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(process.stdout.readline()))
-        reader.start()
-        reader.join(120)
-        assert line and line[0].strip(), f"the local host did not start:\n{_stderr(process)}"
-        ready = json.loads(line[0])
+        ready = read_ready_line(process, timeout_s=120)
+        assert ready is not None, f"the local host did not start:\n{_stderr(process)}"
         health = httpx.get(
             f"{ready['url']}/api/health", params={"code": ready["function_key"]}, timeout=30
         )

@@ -6,9 +6,7 @@ only thing they take from the sandbox process is the JSON line it prints when it
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -16,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from devtools.processes import read_ready_line, stop
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,16 +39,13 @@ class SandboxProcess:
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
         )
         threading.Thread(target=self._drain_stderr, daemon=True).start()
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()))
-        reader.start()
-        reader.join(self.timeout_s)
-        if not line or not line[0].strip():
+        ready = read_ready_line(self.process, self.timeout_s)
+        if ready is None:
             self.stop()
             raise RuntimeError(
                 "sandbox did not print its JSON line:\n" + "".join(self.stderr_lines)
             )
-        self.info = json.loads(line[0])
+        self.info = ready
         return self.info
 
     def _drain_stderr(self) -> None:
@@ -58,16 +55,7 @@ class SandboxProcess:
 
     def stop(self) -> int | None:
         proc, self.process = self.process, None
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        return proc.returncode
+        return None if proc is None else stop(proc, timeout_s=15)
 
 
 @contextmanager

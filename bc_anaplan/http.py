@@ -52,6 +52,7 @@ log = logging.getLogger("bc_anaplan.http")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+SECRET_PATH = "<secret path>"  # shown instead of the path of an ApiSpec(secret_path=True)
 
 
 class Decision(Enum):
@@ -149,6 +150,9 @@ class ApiSpec:
     # turns an error response into a typed exception (BC's and Anaplan's bodies differ)
     decode_error: Callable[[httpx.Response], ApiError] | None = None
     default_headers: Mapping[str, str] = field(default_factory=dict)
+    # the URL path is itself a credential (a Teams or Slack incoming webhook's path is its token):
+    # logs and exceptions then show ``<secret path>`` instead of it
+    secret_path: bool = False
 
     def error_for(self, response: httpx.Response) -> ApiError:
         if self.decode_error is not None:
@@ -276,7 +280,7 @@ class ResilientClient:
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         url = self.url(path_or_url)
-        path = urlsplit(url).path
+        path = SECRET_PATH if self.spec.secret_path else urlsplit(url).path  # as logs show it
         reauthenticated = False
         attempt = 0
         while True:

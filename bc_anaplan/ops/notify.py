@@ -126,7 +126,9 @@ def _failed(rt: Runtime, run_id: str, reason: str) -> None:
 
 
 def _scrub(text: str, url: str) -> str:
-    """Errors name the request path, and a webhook's path is its token: never keep it."""
+    """``text`` without the webhook URL or its path (its token). The HTTP layer already shows
+    ``<secret path>`` for this API; this covers what it does not write itself, such as the text
+    of a transport exception."""
     path = urlsplit(url).path if url else ""
     if url:
         text = text.replace(url, "<webhook URL>")
@@ -155,6 +157,7 @@ def _spec(url: str) -> ApiSpec:
         f"{parts.scheme}://{parts.netloc}",
         rate_limit_per_minute=60,
         default_headers={"Content-Type": "application/json"},
+        secret_path=True,  # the webhook's path is its token: never in a log line or an error
     )
 
 

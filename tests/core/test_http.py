@@ -50,13 +50,15 @@ class TokenAuth:
 
 
 class Harness:
-    def __init__(self, server: ScriptedServer, auth: TokenAuth | None = None) -> None:
+    def __init__(
+        self, server: ScriptedServer, auth: TokenAuth | None = None, *, secret_path: bool = False
+    ) -> None:
         self.server = server
         self.sleeps: list[float] = []
         self.now = 0.0
         self.client = httpx.Client(timeout=httpx.Timeout(1.0, read=HTTP.read_timeout_s))
         self.api = ResilientClient(
-            ApiSpec("test-api", server.url),
+            ApiSpec("test-api", server.url, secret_path=secret_path),
             HTTP,
             auth,
             client=self.client,
@@ -265,3 +267,24 @@ def test_requests_are_logged_at_debug_without_credentials(
     line = caplog.records[-1].getMessage()
     assert "test-api GET /items -> 200 attempt=1" in line
     assert "token-1" not in caplog.text and "secret-query" not in caplog.text
+
+
+def test_a_secret_path_is_never_logged_nor_put_in_an_error(
+    server: ScriptedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A chat webhook's path is its token: retries, timeouts and errors must not show it."""
+    token_path = "/services/T000/B000/XXXXSECRETTOKEN"
+    h = Harness(
+        server.then(Reply(429, headers={"Retry-After": "1"}), Reply(503), Reply(400)),
+        secret_path=True,
+    )
+    with caplog.at_level("DEBUG", logger="bc_anaplan.http"):
+        with pytest.raises(OutcomeUnknownError) as unknown:
+            h.api.request("POST", token_path, json={})  # 429: retried; 503: outcome unknown
+        with pytest.raises(ApiError) as refused:
+            h.api.request("POST", token_path, json={})  # 400
+    assert [r.path for r in server.received] == [token_path] * 3  # the real path was used
+    assert "answered 429; retry 2" in caplog.text  # the retry was logged ...
+    for text in (caplog.text, str(unknown.value), str(refused.value), refused.value.path):
+        assert "XXXXSECRETTOKEN" not in text  # ... without the token
+    assert "<secret path>" in str(refused.value) and "<secret path>" in caplog.text

@@ -226,6 +226,11 @@ class FileStore:
         if content is None:
             content = self.begin_upload(user, file_id, None)
         present = sorted(content.chunks)
+        if content.expected is not None and present != list(range(content.expected)):
+            # the file is whole only when chunks 0..N-1 of the announced N exist
+            raise ChunkError(
+                f"Upload is missing chunks: {content.expected} announced, uploaded {present}"
+            )
         if present != list(range(len(present))):
             raise ChunkError(f"Chunks are not contiguous from 0: uploaded {present}")
         content.expected = len(content.chunks)

@@ -111,6 +111,20 @@ def test_chunk_limits_and_bad_chunks(anaplan: AnaplanKit) -> None:
     assert put("0", gzip.compress(b"\0" * (50 * 1024 * 1024 + 1)), GZIP) == 400
     assert put("0", b"x", {"Content-Type": "text/plain"}) == 415
     assert put("abc", b"x", OCTET) == 400
+    complete_url = anaplan.model_url(f"/files/{file_id}/complete")
+    metadata = {"id": file_id, "name": "Commitments.csv", "chunkCount": 2}
+    assert put("0", b"GL Accounts,Cost Centers,Departments,Time,Amount\n", OCTET) == 204
+    missing = anaplan.request("POST", complete_url, json=metadata)
+    assert missing.status_code == 400, missing.text  # chunk 1 of the announced 2 never came
+    assert missing.json()["status"]["code"] == 400
+    anaplan.ok("POST", f"/files/{file_id}", json={"chunkCount": 3})
+    assert put("0", b"GL Accounts,Cost Centers,Departments,Time,Amount\n", OCTET) == 204
+    assert put("1", b"61010,CC100,ADMIN,Jan 26,1\n", OCTET) == 204
+    truncated = anaplan.request("POST", complete_url, json={**metadata, "chunkCount": 3})
+    assert truncated.status_code == 400, truncated.text  # 0 and 1 of 3: not whole
+    assert put("2", b"61010,CC100,ADMIN,Feb 26,2\n", OCTET) == 204
+    whole = anaplan.ok("POST", f"/files/{file_id}/complete", json={**metadata, "chunkCount": 3})
+    assert whole["file"]["chunkCount"] == 3
     anaplan.ok("POST", f"/files/{file_id}", json={"chunkCount": -1})
     assert put("1000", b"x", OCTET) == 400
     for bad in ({"chunkCount": 1001}, {"chunkCount": -2}, {"chunkCount": "3"}, {}):

@@ -9,6 +9,7 @@ token on 401 and retry once with a new one; the secret store must do the same fo
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -50,6 +51,16 @@ def test_a_rejected_anaplan_token_is_replaced(services: tuple[Runtime, Sandbox])
 def test_a_rejected_key_vault_token_is_replaced(services: tuple[Runtime, Sandbox]) -> None:
     runtime, sandbox = services
     secret = runtime.secrets.get("bc_client_secret")
+    for service in ("keyvault", "entra"):
+        sandbox.http.delete(sandbox.info[service] + "/_sandbox/requests")
     advance_clock(sandbox)
     runtime.secrets.forget("bc_client_secret")  # the cache's TTL ran out
     assert runtime.secrets.get("bc_client_secret") == secret
+    # Key Vault itself refused the old token, a new one was issued, and the read was repeated
+    # and served once (the SDK's challenge probes add 401s of their own, hence "at least")
+    reads = Counter[int]()
+    for row in sandbox.requests("keyvault"):
+        if row["method"] == "GET" and row["route"].startswith("/secrets/{name}"):
+            reads[int(row["status"])] += int(row["count"])
+    assert reads[401] >= 1 and reads[200] == 1 and set(reads) == {200, 401}, reads
+    assert statuses(sandbox, "entra")[200] >= 1  # the new token

@@ -156,14 +156,7 @@ class CompanyApi:
                     else dialog("You must specify an Id or a Document Id to get the lines.")
                 ),
             ),
-            "trialBalances": Collection(
-                "trialBalances",
-                schema.TRIAL_BALANCE,
-                "Trial Balance Entity Buffer",
-                lambda: self._trial_balance(None),
-                lambda r: (r["number"],),
-                scan=lambda node, token: iter(self._trial_balance(node)),
-            ),
+            "trialBalances": self._trial_balances(),
         }
 
     # --- accounts and ledger -----------------------------------------------------------------
@@ -552,6 +545,25 @@ class CompanyApi:
         return rows
 
     # --- trial balance -----------------------------------------------------------------------
+    def _trial_balances(self) -> Collection:
+        def scan(node: Node | None, token: str | None) -> Iterator[Row]:
+            """The rows for the filter's ``dateFilter`` range, after the token's account."""
+            rows = self._trial_balance(node)
+            if token is None:
+                return iter(rows)
+            after = resume_key(collection, token)
+            return (r for r in rows if collection.order_key(r) > after)
+
+        collection = Collection(
+            "trialBalances",
+            schema.TRIAL_BALANCE,
+            "Trial Balance Entity Buffer",
+            lambda: self._trial_balance(None),
+            lambda r: (r["number"],),
+            scan=scan,
+        )
+        return collection
+
     def _trial_balance(self, node: Node | None) -> list[Row]:
         """One row per account for the ``dateFilter`` range (default: today)."""
         days = bounds(node, "dateFilter")

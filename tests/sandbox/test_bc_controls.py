@@ -218,6 +218,18 @@ def test_trial_balance_for_a_period(bc: BcKit, period: tuple[str, str]) -> None:
     assert balance == 0
 
 
+def test_trial_balance_pages_resume_after_the_skiptoken(bc: BcKit) -> None:
+    period = {"$filter": "dateFilter ge 2025-01-01 and dateFilter le 2025-12-31"}
+    unpaged = bc.values("/trialBalances", **period)
+    assert len(unpaged) > 7
+    pages = []
+    for page in bc.pages("/trialBalances", page_size=7, **period):
+        pages.append(page["value"])
+        assert len(pages) <= len(unpaged) // 7 + 1, "next links keep returning pages"
+    assert all(len(p) == 7 for p in pages[:-1])
+    assert [row for p in pages for row in p] == unpaged
+
+
 def test_trial_balance_has_no_last_modified(bc: BcKit) -> None:
     response = bc.get(
         "/trialBalances", **{"$filter": "lastModifiedDateTime gt 2025-01-01T00:00:00Z"}

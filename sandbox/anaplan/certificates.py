@@ -2,12 +2,17 @@
 
 Checks, in Anaplan's order of concern: the certificate decodes (base64 of the PEM text, or of
 the DER bytes), was issued by the sandbox CA, is within its validity period and is the one
-registered to a user; the body carries ``encodedData`` and ``encodedSignedData`` (and
-``encodedDataFormat: "v2"`` for the current format); the message is at least 100 bytes; in v2
-its first 8 bytes are a big-endian epoch-seconds timestamp within 300 s of *wall-clock* time
-(not the simulated clock: the real service checks real time); the signature is RSASSA-PKCS1-v1_5
-with SHA-512 over the raw message bytes; and the message was never used before (each login
+registered to a user; the body carries ``encodedDataFormat: "v2"``, ``encodedData`` and
+``encodedSignedData``; the message is at least 100 bytes; its first 8 bytes are a big-endian
+epoch-seconds timestamp within 300 s of *wall-clock* time (not the simulated clock: the real
+service checks real time); the signature is RSASSA-PKCS1-v1_5 with SHA-512 over the raw
+message bytes; and the message was never used before (each login
 needs a fresh payload).
+
+The legacy v1 payload (no ``encodedDataFormat``: random bytes, no timestamp) is refused with 401
+``FAILURE_BAD_CREDENTIAL``: Anaplan requires v2 from Integration API v2 callers since June 19,
+2026. ``accept_v1`` (the ``/_sandbox/anaplan/cert-v1`` control, off by default) simulates a
+tenant that still accepts it.
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ class CertificateLogin:
         self._ca = x509.load_pem_x509_certificate(ca_pem)
         self._users = {u.certificate_fingerprint: u for u in users}
         self._seen: OrderedDict[bytes, None] = OrderedDict()
+        # a tenant still accepting the legacy v1 payload (a sandbox switch, off by default)
+        self.accept_v1 = False
 
     def certificate(self, encoded: str) -> x509.Certificate:
         try:
@@ -83,6 +90,11 @@ class CertificateLogin:
         if not isinstance(body, dict):
             raise _bad_credential("Request body must be a JSON object")
         fmt = body.get("encodedDataFormat")
+        if fmt is None and not self.accept_v1:
+            raise _bad_credential(
+                'encodedDataFormat "v2" is required; the v1 certificate payload is no longer'
+                " accepted"
+            )
         if fmt is not None and fmt != "v2":
             raise _bad_credential(f"Unsupported encodedDataFormat {fmt!r}")
         try:

@@ -5,8 +5,9 @@ Inspection lets tests and benchmarks see what landed without the client under te
 ``GET /_sandbox/anaplan/models/{modelId}/modules/{name}/cells``. Controls drive scenarios:
 approve a plan version, regenerate a budget of a given size, archive/lock/unlock the model, the
 opt-in 409 busy mode, holding running tasks (to observe queueing deterministically), the rate
-limit, a reset to the seeded dataset, a planner editing single budget cells, and the next tasks
-of an action failing on Anaplan's side. See ``sandbox/anaplan/README.md``.
+limit, a tenant still accepting the legacy v1 certificate payload (off by default), a reset to
+the seeded dataset, a planner editing single budget cells, and the next tasks of an action
+failing on Anaplan's side. See ``sandbox/anaplan/README.md``.
 """
 
 from __future__ import annotations
@@ -182,6 +183,7 @@ async def overview(request: web.Request) -> web.Response:
             "busy": state.tasks.busy,
             "held": state.tasks.held,
             "busyConflicts": state.busy_conflicts,
+            "certV1Accepted": state.certificates.accept_v1,
             "rateLimitPerMinute": state.rate_limiter.per_minute,
             "lists": {name: len(pl) for name, pl in model.lists.items()},
             "cells": {name: m.cell_count() for name, m in model.modules.items()},
@@ -304,6 +306,8 @@ def _switch(attribute: str) -> Handler:
             raise ControlError(400, 'expected {"enabled": true|false}')
         if attribute == "hold":
             state.tasks.hold(enabled)
+        elif attribute == "cert-v1":
+            state.certificates.accept_v1 = enabled
         else:
             state.busy_conflicts = enabled
         return json_response({attribute: enabled})
@@ -356,5 +360,6 @@ def add_routes(app: web.Application) -> None:
     router.add_post(PREFIX + "/unlock", _set_state(UNLOCKED))
     router.add_post(PREFIX + "/busy", _switch("busy"))
     router.add_post(PREFIX + "/hold", _switch("hold"))
+    router.add_post(PREFIX + "/cert-v1", _switch("cert-v1"))
     router.add_post(PREFIX + "/rate-limit", rate_limit)
     router.add_post(PREFIX + "/reset", reset)

@@ -55,6 +55,7 @@ class AnaplanState:
         self.dumps.clear()
         self.tasks.reset()
         self.busy_conflicts = False
+        self.certificates.accept_v1 = False
         self.tasks.hold(False)
         self.rate_limiter.reset()
 

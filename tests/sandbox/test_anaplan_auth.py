@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 import time
 import uuid
 from typing import Any
@@ -87,18 +88,77 @@ def test_basic_login_rejects_wrong_credentials_and_malformed_headers(anaplan: An
         }
 
 
-def test_certificate_login_v2_and_legacy_v1(anaplan: AnaplanKit) -> None:
+def _assert_certificate_login(kit: AnaplanKit, headers: dict[str, str], body: Any) -> None:
+    response = _login(kit, headers, body)
+    assert response.status_code == 201, response.text
+    token = response.json()["tokenInfo"]["tokenValue"]
+    validated = kit.http.get(
+        kit.auth_url("/token/validate"),
+        headers={"Authorization": f"AnaplanAuthToken {token}"},
+    )
+    assert validated.json()["userInfo"]["userId"] == kit.info["anaplan_user"]
+
+
+def test_certificate_login_v2(anaplan: AnaplanKit) -> None:
     cert, key = anaplan.cert_pems()
-    for fmt in ("v2", "v1"):
-        headers, body = cert_auth(cert, key, fmt)
+    _assert_certificate_login(anaplan, *cert_auth(cert, key, "v2"))
+
+
+def test_legacy_v1_certificate_payload_is_refused(anaplan: AnaplanKit) -> None:
+    cert, key = anaplan.cert_pems()
+    for case, (headers, body) in {
+        "no encodedDataFormat": cert_auth(cert, key, "v1"),
+        "encodedDataFormat null": cert_auth(cert, key, "v1", encodedDataFormat=None),
+    }.items():
+        assert "encodedDataFormat" not in body or body["encodedDataFormat"] is None
         response = _login(anaplan, headers, body)
-        assert response.status_code == 201, (fmt, response.text)
-        token = response.json()["tokenInfo"]["tokenValue"]
-        validated = anaplan.http.get(
-            anaplan.auth_url("/token/validate"),
-            headers={"Authorization": f"AnaplanAuthToken {token}"},
+        assert response.status_code == 401, case
+        refused = response.json()
+        assert set(refused) == {"status", "statusMessage"}, case
+        assert refused["status"] == "FAILURE_BAD_CREDENTIAL", case
+        assert "v2" in refused["statusMessage"], case
+    overview = anaplan.http.get(anaplan.url("/_sandbox/anaplan")).json()
+    assert overview["certV1Accepted"] is False
+
+
+def test_legacy_v1_certificate_payload_behind_the_sandbox_switch(anaplan: AnaplanKit) -> None:
+    cert, key = anaplan.cert_pems()
+    assert anaplan.control("/cert-v1", {"enabled": True}) == {"cert-v1": True}
+    try:
+        _assert_certificate_login(anaplan, *cert_auth(cert, key, "v1"))
+        _assert_certificate_login(anaplan, *cert_auth(cert, key, "v2"))
+        # still the v1 rules: signed, at least 100 bytes, used once
+        headers, body = cert_auth(cert, key, "v1", random_bytes=99)
+        assert _login(anaplan, headers, body).status_code == 401
+        headers, body = cert_auth(cert, key, "v1")
+        assert _login(anaplan, headers, body).status_code == 201
+        assert _login(anaplan, headers, body).status_code == 401
+    finally:
+        anaplan.control("/cert-v1", {"enabled": False})
+    response = _login(anaplan, *cert_auth(cert, key, "v1"))
+    assert response.status_code == 401
+    assert response.json()["status"] == "FAILURE_BAD_CREDENTIAL"
+
+
+def test_certificate_login_needs_a_json_content_type(anaplan: AnaplanKit) -> None:
+    cert, key = anaplan.cert_pems()
+    headers, body = cert_auth(cert, key)
+    for content_type in (None, "text/plain", "application/x-www-form-urlencoded"):
+        sent = {k: v for k, v in headers.items() if k != "Content-Type"}
+        if content_type:
+            sent["Content-Type"] = content_type
+        response = anaplan.http.post(
+            anaplan.auth_url("/token/authenticate"),
+            headers=sent,
+            content=json.dumps(body).encode(),
         )
-        assert validated.json()["userInfo"]["userId"] == anaplan.info["anaplan_user"]
+        assert response.status_code == 401, content_type
+        assert response.json() == {
+            "status": "FAILURE_BAD_HEADER",
+            "statusMessage": "Content-Type must be application/json",
+        }, content_type
+    # the same payload was never consumed by the refusals: it still logs in once
+    assert _login(anaplan, headers, body).status_code == 201
 
 
 def test_certificate_header_may_carry_base64_der(anaplan: AnaplanKit) -> None:

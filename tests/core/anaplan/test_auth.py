@@ -37,16 +37,30 @@ def test_basic_login_and_one_token_for_every_client(
     assert logins(auth) == 1
 
 
-@pytest.mark.parametrize("cert_format", ["v2", "v1"])
-def test_certificate_login(
-    anaplan_sandbox: dict[str, Any], control: Sandbox, cert_format: str
-) -> None:
+def test_certificate_login(anaplan_sandbox: dict[str, Any], control: Sandbox) -> None:
     with RequestDelta(control, "anaplan_auth") as auth:
         client = make_client(
-            anaplan_sandbox, ANAPLAN_AUTH_MODE="certificate", ANAPLAN_CERT_FORMAT=cert_format
+            anaplan_sandbox, ANAPLAN_AUTH_MODE="certificate", ANAPLAN_CERT_FORMAT="v2"
         )
         assert client.model_state() == "UNLOCKED"
     assert logins(auth) == 1
+
+
+def test_legacy_v1_certificate_login(anaplan_sandbox: dict[str, Any], control: Sandbox) -> None:
+    """v1 is refused by default (v2 required since June 2026); the legacy setting still logs
+    in to a tenant that accepts v1, simulated by the sandbox's ``cert-v1`` switch."""
+    settings = {"ANAPLAN_AUTH_MODE": "certificate", "ANAPLAN_CERT_FORMAT": "v1"}
+    refused = make_client(anaplan_sandbox, **settings)
+    with pytest.raises(AnaplanAuthError, match="FAILURE_BAD_CREDENTIAL.*encodedDataFormat"):
+        refused.model_state()
+    control.control("cert-v1", {"enabled": True})
+    try:
+        with RequestDelta(control, "anaplan_auth") as auth:
+            client = make_client(anaplan_sandbox, **settings)
+            assert client.model_state() == "UNLOCKED"
+        assert logins(auth) == 1
+    finally:
+        control.control("cert-v1", {"enabled": False})
 
 
 def test_wrong_password_is_a_clear_auth_error(anaplan_sandbox: dict[str, Any]) -> None:

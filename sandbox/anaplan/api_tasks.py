@@ -5,7 +5,7 @@ Start: ``POST …/{imports|exports|processes|actions}/{id}/tasks`` with a JSON b
 ``NOT_STARTED``. The route template of that POST is stable (see ``routing.py``), so a test can
 drop its response with a targeted fault and check that the client never starts a second task.
 Dumps: 204 when the task has no dump, 404 when it had one that is gone (replaced by the user's
-next run of the same action, or 48 hours unused).
+next run of the same action, or 48 hours after it was recorded).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Per user and per action: the next run of the same import (or process) by the same user replaces
 the dump, or removes it when that run had no failures, so an older task may still report
 ``failureDumpAvailable: true`` while its dump is gone (404). A dump is also removed 48 hours
-after it was last accessed, on the simulated clock. A process keeps one dump per failed child
+after it was recorded, on the simulated clock; reading it does not extend that. A process keeps one dump per failed child
 action, addressed by the child's object id.
 """
 
@@ -21,7 +21,7 @@ DUMP_CHUNK_BYTES = 10 * 1024 * 1024
 class StoredDump:
     task_id: str
     parts: dict[str, bytes]  # object id of the failed import -> dump CSV
-    last_access: float
+    recorded_at: float
 
 
 class DumpStore:
@@ -39,12 +39,11 @@ class DumpStore:
         stored = self._dumps.get((user, action_id))
         if stored is None:
             return None
-        if self.clock.time() - stored.last_access >= RETENTION_S:
+        if self.clock.time() - stored.recorded_at >= RETENTION_S:
             del self._dumps[(user, action_id)]
             return None
         if stored.task_id != task_id or object_id not in stored.parts:
             return None
-        stored.last_access = self.clock.time()
         return stored.parts[object_id]
 
     def clear(self) -> None:

@@ -3,8 +3,8 @@
 Per user and per action: the next run of the same import (or process) by the same user replaces
 the dump, or removes it when that run had no failures, so an older task may still report
 ``failureDumpAvailable: true`` while its dump is gone (404). A dump is also removed 48 hours
-after it was recorded, on the simulated clock; reading it does not extend that. A process keeps one dump per failed child
-action, addressed by the child's object id.
+after it was recorded, on the simulated clock; reading it does not extend that. A process keeps
+one dump per failed child action, addressed by the child's object id.
 """
 
 from __future__ import annotations

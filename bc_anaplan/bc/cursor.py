@@ -6,9 +6,12 @@ dlt's ``Incremental`` does, and is the only place a ``$filter`` on it is rendere
 * ``start`` -- the high-water mark of ``lastModifiedDateTime`` the last committed run reached.
   The read re-reads ``lag`` (default 5 minutes) below it, because BC timestamps are coarse and a
   transaction that committed late can carry an earlier timestamp than rows already read.
-* ``seen`` -- ids already handled whose timestamp lies inside that overlap, so records re-read
-  there are yielded once, not twice (a record modified again has a newer timestamp and is
-  yielded again, as it should be).
+* ``seen`` -- ``id -> lastModifiedDateTime`` (``format_datetime``, millisecond precision) of the
+  records handled inside that overlap, so records re-read there are yielded once, not twice. A
+  record re-read with *another* timestamp is a change and is yielded again -- even one still at
+  or below ``start``: BC stamps a change when it is written, and a late commit can carry a
+  timestamp inside the overlap. Keying on the id alone would drop exactly that change. Cursors
+  stored before timestamps were kept list ids only; they load as seen at ``ANY_TIME``.
 * ``end`` -- an optional inclusive upper bound, for deterministic backfills.
 * ``posting_from``/``posting_to`` -- an optional posting-date window ("reload March").
 
@@ -20,7 +23,7 @@ crash in between re-reads instead of losing anything.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -28,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 from bc_anaplan.bc.encoding import format_datetime, parse_date, parse_datetime
 
 DEFAULT_LAG = timedelta(minutes=5)
+ANY_TIME = "*"  # an id known without its timestamp: seen at any time up to ``start``
 
 
 class Tracked(Protocol):
@@ -48,7 +52,7 @@ class Cursor:
     end: datetime | None = None
     posting_from: date | None = None
     posting_to: date | None = None
-    seen: frozenset[str] = frozenset()
+    seen: Mapping[str, str] = field(default_factory=dict)  # id -> format_datetime or ANY_TIME
     field: str = "lastModifiedDateTime"
 
     def __post_init__(self) -> None:
@@ -90,7 +94,7 @@ class Cursor:
             "end": format_datetime(self.end) if self.end else None,
             "posting_from": self.posting_from.isoformat() if self.posting_from else None,
             "posting_to": self.posting_to.isoformat() if self.posting_to else None,
-            "seen": sorted(self.seen),
+            "seen": dict(sorted(self.seen.items())),
         }
 
     @classmethod
@@ -101,7 +105,7 @@ class Cursor:
             end=parse_datetime(data.get("end")),
             posting_from=parse_date(data.get("posting_from")),
             posting_to=parse_date(data.get("posting_to")),
-            seen=frozenset(data.get("seen") or ()),
+            seen=_seen_of(data.get("seen")),
             field=str(data.get("field") or "lastModifiedDateTime"),
         )
 
@@ -131,12 +135,10 @@ class CursorRun:
 
     def _admit_one(self, record_id: str, modified: datetime | None) -> bool:
         start = self.cursor.start
-        duplicate = (
-            start is not None
-            and modified is not None
-            and modified <= start
-            and record_id in self.cursor.seen
-        )
+        duplicate = False
+        if start is not None and modified is not None and modified <= start:
+            known = self.cursor.seen.get(record_id)
+            duplicate = known is not None and known in (ANY_TIME, format_datetime(modified))
         if modified is not None:
             self._remember(record_id, modified)
         if duplicate:
@@ -164,5 +166,15 @@ class CursorRun:
         self._prune()
         if self.high_water == self.cursor.start:
             # nothing newer than the old mark: keep its overlap and add what we saw inside it
-            return replace(self.cursor, seen=self.cursor.seen | frozenset(self._recent))
-        return replace(self.cursor, start=self.high_water, seen=frozenset(self._recent))
+            return replace(self.cursor, seen={**self.cursor.seen, **self._stamps()})
+        return replace(self.cursor, start=self.high_water, seen=self._stamps())
+
+    def _stamps(self) -> dict[str, str]:
+        return {i: format_datetime(m) for i, m in self._recent.items()}
+
+
+def _seen_of(stored: Any) -> dict[str, str]:
+    """``seen`` as stored: a map id -> timestamp, or a plain id list (the format before)."""
+    if isinstance(stored, Mapping):
+        return {str(i): str(stamp) for i, stamp in stored.items()}
+    return dict.fromkeys(map(str, stored or ()), ANY_TIME)

@@ -35,12 +35,12 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from bc_anaplan.bc.client import BcClient
+from bc_anaplan.bc.cursor import ANY_TIME
 from bc_anaplan.bc.encoding import format_datetime, parse_datetime
 from bc_anaplan.bc.paging import Resource, iter_pages
 from bc_anaplan.cursors import CursorConflict
 from bc_anaplan.runtime import Runtime
 
-ANY_TIME = "*"  # seeded from another cursor that knows ids, not timestamps: any time <= start
 Row = dict[str, Any]
 
 

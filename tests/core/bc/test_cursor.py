@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 import pytest
 
-from bc_anaplan.bc.cursor import Cursor
+from bc_anaplan.bc.cursor import ANY_TIME, Cursor
+from bc_anaplan.bc.encoding import format_datetime
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -21,6 +22,11 @@ class Row:
 
 def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
+
+
+def stamped(**minutes: float) -> dict[str, str]:
+    """A ``seen`` map: id -> the stored timestamp of ``at(minutes)``."""
+    return {i: format_datetime(at(m)) for i, m in minutes.items()}
 
 
 def test_an_empty_cursor_reads_everything() -> None:
@@ -65,12 +71,12 @@ def test_first_run_admits_everything_and_reports_the_high_water_mark() -> None:
     assert run.admit(page) == page
     advanced = run.advanced()
     assert advanced.start == at(-1)
-    assert advanced.seen == {"b", "c"}  # inside the 5-minute overlap below the mark
+    assert advanced.seen == stamped(b=-2, c=-1)  # inside the 5-minute overlap below the mark
     assert run.admitted == 4 and run.duplicates == 0
 
 
 def test_overlap_is_reread_but_yielded_once_and_new_records_pass() -> None:
-    cursor = Cursor(start=at(-1), seen=frozenset({"b", "c"}))
+    cursor = Cursor(start=at(-1), seen=stamped(b=-2, c=-1))
     run = cursor.open()
     reread = [Row("b", at(-2)), Row("c", at(-1))]
     late = Row("late", at(-3))  # committed late with an older timestamp: not seen before
@@ -81,21 +87,43 @@ def test_overlap_is_reread_but_yielded_once_and_new_records_pass() -> None:
     advanced = run.advanced()
     assert advanced.start == at(3)
     # the next overlap is (at(-2), at(3)]: "b" and "late" fell out of it, re-read ones stay
-    assert advanced.seen == {"c", "b2", "e", "f"}
+    assert advanced.seen == stamped(c=-1, b2=-1, e=2, f=3)
 
 
 def test_a_record_modified_again_is_yielded_again() -> None:
-    run = Cursor(start=at(0), seen=frozenset({"a"})).open()
+    run = Cursor(start=at(0), seen=stamped(a=-1)).open()
     assert run.admit([Row("a", at(1))]) == [Row("a", at(1))]
 
 
+def test_a_late_commit_inside_the_overlap_is_yielded_again() -> None:
+    # run 1 saw x at t0-2min and reached t0; x then changed at t0-1min, committed late: its new
+    # timestamp is still at or below the mark, but it is not the one run 1 saw
+    first = Cursor().open()
+    first.admit([Row("x", at(-2)), Row("y", at(0))])
+    cursor = first.advanced()
+    assert cursor.start == at(0)
+    run = cursor.open()
+    changed = Row("x", at(-1))
+    assert run.admit([changed, Row("y", at(0))]) == [changed]
+    assert run.duplicates == 1
+    advanced = run.advanced()
+    assert advanced.start == at(0)
+    assert advanced.seen == stamped(x=-1, y=0)  # the next run knows the newer timestamp
+
+
+def test_the_same_timestamp_at_millisecond_precision_is_a_duplicate() -> None:
+    # the stored stamp has milliseconds; a re-read parsed with more digits is still the same
+    run = Cursor(start=at(0), seen=stamped(a=-1)).open()
+    assert run.admit([Row("a", at(-1) + timedelta(microseconds=400))]) == []
+
+
 def test_nothing_new_keeps_the_mark_and_the_overlap() -> None:
-    cursor = Cursor(start=at(0), seen=frozenset({"a", "b"}))
+    cursor = Cursor(start=at(0), seen=stamped(a=-1, b=0))
     run = cursor.open()
     assert run.admit([Row("a", at(-1))]) == []
     advanced = run.advanced()
     assert advanced.start == at(0)
-    assert advanced.seen == {"a", "b"}
+    assert advanced.seen == stamped(a=-1, b=0)
 
 
 def test_the_cursor_only_moves_when_the_caller_commits() -> None:
@@ -120,9 +148,20 @@ def test_round_trips_through_a_small_json_dict() -> None:
         end=at(30),
         posting_from=date(2026, 3, 1),
         posting_to=date(2026, 3, 31),
-        seen=frozenset({"b", "a"}),
+        seen=stamped(b=-1, a=-2),
     )
     data = orjson.loads(orjson.dumps(cursor.to_dict()))
-    assert data["seen"] == ["a", "b"]
+    assert data["seen"] == {"a": "2026-03-01T11:58:00.000Z", "b": "2026-03-01T11:59:00.000Z"}
     assert Cursor.from_dict(data) == cursor
     assert Cursor.from_dict(Cursor().to_dict()) == Cursor()
+
+
+def test_a_cursor_stored_with_ids_only_still_loads_as_seen_at_any_time() -> None:
+    # the format before timestamps were kept: a plain id list
+    stored = {"start": "2026-03-01T12:00:00.000Z", "lag_s": 300.0, "seen": ["b", "a"]}
+    cursor = Cursor.from_dict(stored)
+    assert cursor.seen == {"a": ANY_TIME, "b": ANY_TIME}
+    run = cursor.open()
+    assert run.admit([Row("a", at(-1)), Row("b", at(-4))]) == []  # any time up to start
+    assert run.admit([Row("a", at(1))]) == [Row("a", at(1))]  # newer than start: a change
+    assert run.advanced().seen == stamped(a=1)

@@ -201,7 +201,7 @@ class Controls:
             value = c.value_by_code("DEPARTMENT", str(department))
             if value is None:
                 raise ControlError(f"unknown department {department!r}")
-            row["_department"] = value["id"]
+            fields["_department"] = value["id"]
         if action != "hire" or department is not None:
             self.api.update_employee(row, fields)
         return _json(schema.EMPLOYEE, row)

@@ -138,15 +138,20 @@ def new_line(company: Company, journal: Row, values: dict[str, Any]) -> Row:
     return line
 
 
-def update_line(company: Company, line: Row, values: dict[str, Any]) -> Row:
+def update_line(company: Company, line: Row, values: dict[str, Any]) -> bool:
+    """Apply a PATCH; False (line not touched) when it changed nothing."""
     if "journalId" in values and values["journalId"] != line["journalId"]:
         raise dialog("The Journal Batch Id isn't editable.")
+    before = company.row_state(line)
     if "lineNumber" in values and values["lineNumber"] != line["lineNumber"]:
         journal = company.journals[line["journalId"]]
         _check_line_number_free(company, journal, values["lineNumber"])
         company.renumber_line(line, values["lineNumber"])
     apply_line_values(company, line, {k: v for k, v in values.items() if k != "journalId"})
-    return company.touch(line)
+    if company.row_state(line) == before:
+        return False
+    company.touch(line)
+    return True
 
 
 def _check_line_number_free(company: Company, journal: Row, number: int) -> None:
@@ -215,14 +220,18 @@ def add_dimension(company: Company, line: Row, values: dict[str, Any]) -> Row:
     return dimension
 
 
-def change_dimension(company: Company, line: Row, dimension: Row, values: dict[str, Any]) -> None:
+def change_dimension(company: Company, line: Row, dimension: Row, values: dict[str, Any]) -> bool:
+    """Set the line's value of a dimension; False (line not touched) when it is already set."""
     if ("id" in values and values["id"] != dimension["id"]) or (
         "code" in values and values["code"].upper() != dimension["code"]
     ):
         raise dialog('The "id" and "code" fields cannot be modified.')
     _, value = resolve_dimension_line(company, values, current_dimension=dimension)
+    if line["_dims"][dimension["code"]] == value["id"]:
+        return False
     line["_dims"][dimension["code"]] = value["id"]
     company.touch(line)
+    return True
 
 
 # --- posting ----------------------------------------------------------------------------------

@@ -310,8 +310,11 @@ class CompanyApi:
                 "The Employee already exists. Identification fields and values: "
                 f"No.='{values['number']}'",
             )
+        before = c.row_state(row)
         row.update(values)
         row["displayName"] = f"{row['givenName']} {row['surname']}".strip()
+        if c.row_state(row) == before:
+            return row  # a no-op update: not stamped, not notified (reference §8.5)
         c.touch(row)
         c.changed("employees", row, "updated")
         return row
@@ -376,9 +379,12 @@ class CompanyApi:
     def _update_journal(self, row: Row, values: dict[str, Any]) -> Row:
         if "code" in values and values["code"].upper() != row["code"]:
             raise dialog("You cannot rename a journal batch through this API.")
+        before = self.company.row_state(row)
         if "displayName" in values:
             row["displayName"] = values["displayName"]
         self._set_journal_balancing(row, values)
+        if self.company.row_state(row) == before:
+            return row  # a no-op update: not stamped, not notified (reference §8.5)
         self.company.touch(row)
         self.company.changed("journals", row, "updated")
         return row
@@ -441,8 +447,8 @@ class CompanyApi:
             return line
 
         def update(line: Row, values: dict[str, Any]) -> Row:
-            journal.update_line(c, line, values)
-            c.changed("journalLines", line, "updated")
+            if journal.update_line(c, line, values):
+                c.changed("journalLines", line, "updated")
             return line
 
         def delete(line: Row) -> None:
@@ -496,8 +502,8 @@ class CompanyApi:
 
         def update(row: Row, values: dict[str, Any]) -> Row:
             dimension = c.dimensions[row["id"]]
-            journal.change_dimension(c, line, dimension, values)
-            c.changed("journalLines", line, "updated")
+            if journal.change_dimension(c, line, dimension, values):
+                c.changed("journalLines", line, "updated")
             return next(r for r in versioned() if r["id"] == dimension["id"])
 
         def delete(row: Row) -> None:

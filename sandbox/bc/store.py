@@ -135,6 +135,14 @@ class Company:
     def now_ms(self) -> int:
         return sql_datetime_ms(self.clock.time())
 
+    @staticmethod
+    def row_state(row: Row) -> Row:
+        """What an update must change to count (reference §8.5: no-op updates are dropped):
+        every value but the row version and ``lastModifiedDateTime``, copied deeply."""
+        return copy.deepcopy(
+            {k: v for k, v in row.items() if k not in ("_v", "lastModifiedDateTime")}
+        )
+
     def touch(self, row: Row, stamp: bool = True) -> Row:
         row["_v"] = next(self._versions)
         if stamp and "lastModifiedDateTime" in row:

@@ -6,11 +6,12 @@ Subscriptions expire three days after creation or renewal, on the simulated cloc
 
 Changes are collected per subscription and delivered per notification URL: the first change
 starts a 30 s delay (3 s with ``--fast``), then everything pending for that URL goes out in one
-POST. Consecutive ``updated`` changes of one entity merge; more than 1,000 changes for one
-subscription collapse into one ``collection`` item. A 408, 429, 5xx, timeout or connection error
-is retried after 60, 60, 60, 600, 6,000 s (then 60,000 s; divided by 60 with ``--fast``), and
-past five retries the subscriptions on that URL are deleted; any other error status deletes them
-at once. All due times are on the simulated clock, so ``/_sandbox/clock`` makes them pass.
+POST. Consecutive ``updated`` changes of one entity merge (other entities' changes between
+them do not matter); more than 1,000 changes for one subscription collapse into one
+``collection`` item. A 408, 429, 5xx, timeout or connection error is retried after 60, 60,
+60, 600, 6,000 s (then 60,000 s; divided by 60 with ``--fast``), and past five retries the
+subscriptions on that URL are deleted; any other error status deletes them at once. All due
+times are on the simulated clock, so ``/_sandbox/clock`` makes them pass.
 """
 
 from __future__ import annotations
@@ -391,18 +392,23 @@ class Webhooks:
 
 
 def _merged(changes: list[Change]) -> list[Change]:
-    """Consecutive ``updated`` changes of one entity become one; others stay as they came."""
+    """An ``updated`` change merges into its entity's previous change when that one is an
+    ``updated`` too (in its place, with the later time), even with other entities' changes in
+    between; anything else stays as it came (reference §8.5: consecutive ``updated`` for one
+    entity merge, ``created`` + ``updated`` stay separate)."""
     out: list[Change] = []
+    last_of: dict[str, int] = {}  # resource -> index in out of its latest change
     for change in changes:
+        previous = last_of.get(change.resource)
         if (
-            out
+            previous is not None
             and change.change_type == "updated"
-            and out[-1].change_type == "updated"
-            and out[-1].resource == change.resource
+            and out[previous].change_type == "updated"
         ):
-            out[-1] = change
-        else:
-            out.append(change)
+            out[previous] = change
+            continue
+        last_of[change.resource] = len(out)
+        out.append(change)
     return out
 
 

@@ -126,6 +126,76 @@ def test_consecutive_updates_merge(kit: BcKit, receiver: WebhookReceiver) -> Non
     assert [i["changeType"] for i in receiver.items()] == ["created", "updated"]
 
 
+def test_updates_of_one_entity_merge_across_other_changes(
+    kit: BcKit, receiver: WebhookReceiver
+) -> None:
+    _subscribe(kit, receiver, "employees")
+    first = kit.control("bc/employees", {"action": "hire", "givenName": "Ana", "surname": "Lind"})
+    second = kit.control("bc/employees", {"action": "hire", "givenName": "Bo", "surname": "Ek"})
+    last = {}
+    for person, title in ((first, "Clerk"), (second, "Buyer"), (first, "Head clerk")):
+        last[person["id"]] = kit.control(
+            "bc/employees", {"action": "change", "number": person["number"], "jobTitle": title}
+        )
+    _flush_and_wait(kit, receiver, 1)
+    items = receiver.items()
+
+    def resource(person: dict[str, Any]) -> str:
+        return f"{_resource(kit, 'employees')}({person['id']})"
+
+    assert [(i["changeType"], i["resource"]) for i in items] == [
+        ("created", resource(first)),
+        ("created", resource(second)),
+        ("updated", resource(first)),  # "Clerk" and "Head clerk": one item, the later time
+        ("updated", resource(second)),
+    ]
+    assert items[2]["lastModifiedDateTime"] == last[first["id"]]["lastModifiedDateTime"]
+
+
+def test_no_op_updates_are_not_stamped_or_notified(kit: BcKit, receiver: WebhookReceiver) -> None:
+    for entity_set in ("employees", "journals", "journalLines"):
+        _subscribe(kit, receiver, entity_set)
+    employee = kit.post("/employees", {"givenName": "Eva", "surname": "Holm", "jobTitle": "Clerk"})
+    journal = kit.post("/journals", {"code": "NOOP", "displayName": "No-op"})
+    assert employee.status_code == journal.status_code == 201, journal.text
+    lines = f"/journals({journal.json()['id']})/journalLines"
+    line = kit.post(lines, {"amount": 5, "description": "x"})
+    assert line.status_code == 201, line.text
+    dims = f"/journalLines({line.json()['id']})/dimensionSetLines"
+    dimension = kit.post(dims, {"code": "DEPARTMENT", "valueCode": "SALES"})
+    assert dimension.status_code == 201, dimension.text
+    line = kit.get(f"/journalLines({line.json()['id']})")
+    _flush_and_wait(kit, receiver, 1)
+    assert sorted(i["changeType"] for i in receiver.items()) == ["created"] * 3 + ["updated"]
+    kit.advance_clock(5)  # a touch now would move lastModifiedDateTime
+    for path, before, body in (
+        (
+            f"/employees({employee.json()['id']})",
+            employee,
+            {"jobTitle": "Clerk", "surname": "Holm"},
+        ),
+        (f"/journals({journal.json()['id']})", journal, {"displayName": "No-op", "code": "noop"}),
+        (f"/journalLines({line.json()['id']})", line, {"amount": 5, "description": "x"}),
+        (f"{dims}({dimension.json()['id']})", line, {"valueCode": "SALES"}),
+    ):
+        response = kit.patch(path, body, etag=before.json()["@odata.etag"])
+        assert response.status_code == 200, response.text
+        assert response.json()["@odata.etag"] == before.json()["@odata.etag"], path
+        if "lastModifiedDateTime" in response.json():
+            assert response.json()["lastModifiedDateTime"] == before.json()["lastModifiedDateTime"]
+    changed = kit.patch(
+        f"/employees({employee.json()['id']})",
+        {"jobTitle": "Head clerk"},
+        etag=employee.json()["@odata.etag"],
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["@odata.etag"] != employee.json()["@odata.etag"]
+    _flush_and_wait(kit, receiver, 2)
+    assert [(i["changeType"], i["resource"]) for i in receiver.notifications[1]["value"]] == [
+        ("updated", f"{_resource(kit, 'employees')}({employee.json()['id']})")
+    ]
+
+
 def test_more_than_1000_changes_become_one_collection(
     kit: BcKit, receiver: WebhookReceiver
 ) -> None:

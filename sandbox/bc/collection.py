@@ -39,7 +39,6 @@ class Collection:
     update: Callable[[Row, dict[str, Any]], Row] | None = None
     delete: Callable[[Row], None] | None = None
     actions: dict[str, Callable[[Row], None]] = field(default_factory=dict)
-    webhooks: bool = False
     # rows deleted since start, with their order keys, so $skiptoken still resumes correctly
     tombstones: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     # the error a collection read raises before returning anything, given its $filter (BC's

@@ -4,9 +4,9 @@ Ids are compared exactly: a workspace id in uppercase or a model id in lowercase
 object, and gets 404 like any unknown id. Then, by kind of call:
 
 * ``DESCRIBE`` (``GET /models/{id}``, model status): always answered;
-* ``READ`` (action definitions, tasks, dumps, files): 422 when archived; never waits;
-* ``WAIT`` (lists, list items, modules, line items): 422 when archived; while a task holds the
-  model the call waits for its turn (or answers 409 in the opt-in busy mode);
+* ``READ`` (action definitions, tasks, dumps): 422 when archived; never waits;
+* ``WAIT`` (lists, list items, modules, line items, file reads): 422 when archived; while a task
+  holds the model the call waits for its turn (or answers 409 in the opt-in busy mode);
 * ``WRITE`` (uploads, file deletes): 422 when archived, 423 when locked;
 * ``START`` (starting a task): 422 when archived, 423 when locked, 409 in busy mode while busy.
 """

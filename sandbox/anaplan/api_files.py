@@ -6,7 +6,10 @@ Upload paths, as documented: one ``PUT files/{id}`` with ``application/octet-str
 ``POST files/{id}/complete`` with the file's JSON. A ``POST files/{id}`` for an id that is not a
 file of the model quietly creates a new file with a new id, as Anaplan does, so a client that
 does not check the returned ``file.id`` uploads into a file no import reads. Content is per user
-and kept 48 hours. File calls do not wait for a running task (uploads are not model reads).
+and kept 48 hours. Reading a file (list, download, chunk list, chunk download) waits while a
+task holds the model: Anaplan's list of calls that stay available on a busy model has no file
+calls, and "all other endpoints wait". Uploads and deletes do not wait: files are not locked, a
+file can be overwritten while an import reads it.
 """
 
 from __future__ import annotations
@@ -38,14 +41,14 @@ def _describe(model: PlanModel, definition: FileDefinition, user: str) -> dict[s
 
 
 async def list_files(request: web.Request) -> web.Response:
-    model = await open_model(request, Access.READ)
+    model = await open_model(request, Access.WAIT)
     user = current_user(request).guid
     items = [_describe(model, d, user) for d in model.files.definitions.values()]
     return paged(request, "files", items, "file", model.id)
 
 
 async def download_file(request: web.Request) -> web.StreamResponse:
-    model = await open_model(request, Access.READ)
+    model = await open_model(request, Access.WAIT)
     definition = _definition(model, request)
     content = model.files.current(current_user(request).guid, definition.id)
     if content is None or content.chunk_count == 0:
@@ -101,7 +104,7 @@ async def start_upload(request: web.Request) -> web.Response:
 
 
 async def list_chunks(request: web.Request) -> web.Response:
-    model = await open_model(request, Access.READ)
+    model = await open_model(request, Access.WAIT)
     definition = _definition(model, request)
     content = model.files.current(current_user(request).guid, definition.id)
     indices = sorted(content.chunks) if content else []
@@ -110,7 +113,7 @@ async def list_chunks(request: web.Request) -> web.Response:
 
 
 async def download_chunk(request: web.Request) -> web.StreamResponse:
-    model = await open_model(request, Access.READ)
+    model = await open_model(request, Access.WAIT)
     definition = _definition(model, request)
     content = model.files.current(current_user(request).guid, definition.id)
     raw = request.match_info["chunkId"]

@@ -94,9 +94,29 @@ def test_model_reads_wait_while_a_task_holds_the_model(anaplan: AnaplanKit) -> N
     lists_url = anaplan.model_url("/lists")
     with pytest.raises(httpx.ReadTimeout):
         anaplan.http.get(lists_url, headers=anaplan.headers, timeout=0.5)
-    # what stays available on a busy model: action ids, tasks, files, model status
-    for suffix in ("/imports", f"/imports/{import_id}/tasks/{task_id}", "/files", "/status"):
+    # file reads are not in Anaplan's list of calls that stay available: they wait too
+    file_id = anaplan.find("imports", "Import Headcount")["importDataSourceId"]
+    for suffix in ("/files", f"/files/{file_id}", f"/files/{file_id}/chunks"):
+        with pytest.raises(httpx.ReadTimeout):
+            anaplan.get(suffix, timeout=0.3)
+    with pytest.raises(httpx.ReadTimeout):
+        anaplan.get(
+            f"/files/{file_id}/chunks/0",
+            headers={"Accept": "application/octet-stream"},
+            timeout=0.3,
+        )
+    # what stays available on a busy model: action ids, tasks, model status, file uploads
+    for suffix in ("/imports", f"/imports/{import_id}/tasks/{task_id}", "/status"):
         assert anaplan.get(suffix, timeout=2.0).status_code == 200, suffix
+    other_file = anaplan.find("imports", "Import Commitments")["importDataSourceId"]
+    upload = anaplan.request(
+        "PUT",
+        anaplan.model_url(f"/files/{other_file}"),
+        content=b"GL Accounts,Cost Centers,Departments,Time,Amount\n",
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=2.0,
+    )
+    assert upload.status_code == 204  # files are not locked
     answered: list[httpx.Response] = []
     other = AnaplanKit(anaplan.info)
     waiter = threading.Thread(

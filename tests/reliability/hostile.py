@@ -15,6 +15,10 @@ and install hooks:
 
 Everything else passes through untouched, so a whole flow can run against it and meet exactly
 one malformed payload where a test wants it.
+
+``connector_behind_proxy(service, ...)`` is the set-up the hostile tests share: a fresh sandbox,
+the proxy in front of one of its services, and the connector configured with the proxy's address
+as that service's base URL.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import asyncio
 import json
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,8 @@ import aiohttp
 from aiohttp import web
 
 from sandbox.common.tls import SandboxTls
+from tests.support.connector import ConnectorUnderTest, connector
+from tests.support.processes import running_sandbox
 
 Match = Callable[[str, str, Mapping[str, str]], bool]
 _HOP_BY_HOP = {
@@ -51,6 +58,10 @@ class _Hook:
     edit: Callable[[Any], Any] | None = None
     body: bytes | Callable[[str], bytes] | None = None
     hits: int = 0
+
+
+# the connector's base-URL setting of each service the proxy can stand in front of
+BASE_URL_SETTINGS = {"bc": "BC_API_BASE_URL", "anaplan_api": "ANAPLAN_API_URL"}
 
 
 class TamperingProxy:
@@ -164,3 +175,19 @@ def _edited(body: bytes, content_type: str, edit: Callable[[Any], Any]) -> bytes
     else:
         result = edit(body)
     return result if isinstance(result, bytes) else json.dumps(result).encode()
+
+
+@contextmanager
+def connector_behind_proxy(
+    service: str, workdir: Path, storage: str
+) -> Iterator[tuple[ConnectorUnderTest, TamperingProxy]]:
+    """A fresh small sandbox, the proxy in front of its ``service`` ("bc" or "anaplan_api"),
+    and the connector on the local host configured with the proxy as that service."""
+    setting = BASE_URL_SETTINGS[service]
+    with (
+        running_sandbox("--scale", "small", "--fast") as info,
+        TamperingProxy(info[service], info["ca_bundle"], workdir) as hostile,
+    ):
+        through = {**info, "connector_env": hostile.env(setting, info["connector_env"])}
+        with connector(through, storage) as c:
+            yield c, hostile

@@ -25,7 +25,6 @@ import copy
 import json
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,9 +43,8 @@ from tests.reliability.bad_payloads import (
     setting,
 )
 from tests.reliability.harness import run_to_end, tasks_per_action
-from tests.reliability.hostile import TamperingProxy
-from tests.support.connector import ConnectorUnderTest, connector
-from tests.support.processes import running_sandbox
+from tests.reliability.hostile import TamperingProxy, connector_behind_proxy
+from tests.support.connector import ConnectorUnderTest
 
 MARCH = Period(2025, 3)
 IMPORT_GL_ACCOUNTS = "112000000001"
@@ -59,26 +57,24 @@ IMPORT_HEADCOUNT = "112000000008"
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Any]]:
-    with running_sandbox("--scale", "small", "--fast") as info:
-        workdir: Path = tmp_path_factory.mktemp("hostile-bc-records")
-        with TamperingProxy(info["bc"], info["ca_bundle"], workdir) as hostile:
-            yield info, hostile
+def behind_proxy(
+    tmp_path_factory: pytest.TempPathFactory, azurite: str
+) -> Iterator[tuple[ConnectorUnderTest, TamperingProxy]]:
+    workdir = tmp_path_factory.mktemp("hostile-bc-records")
+    with connector_behind_proxy("bc", workdir, azurite) as (c, hostile):
+        yield c, hostile
 
 
 @pytest.fixture(scope="module")
-def app(proxy: tuple[dict[str, Any], TamperingProxy], azurite: str) -> Iterator[ConnectorUnderTest]:
+def app(behind_proxy: tuple[ConnectorUnderTest, TamperingProxy]) -> ConnectorUnderTest:
     """The connector through the proxy; no reference sync yet (the flow tests need the drift)."""
-    info, hostile = proxy
-    through = {**info, "connector_env": hostile.env("BC_API_BASE_URL", info["connector_env"])}
-    with connector(through, azurite) as c:
-        yield c
+    return behind_proxy[0]
 
 
 @pytest.fixture
-def hostile(proxy: tuple[dict[str, Any], TamperingProxy]) -> Iterator[TamperingProxy]:
-    yield proxy[1]
-    proxy[1].clear()
+def hostile(behind_proxy: tuple[ConnectorUnderTest, TamperingProxy]) -> Iterator[TamperingProxy]:
+    yield behind_proxy[1]
+    behind_proxy[1].clear()
 
 
 # --- which record to break ---------------------------------------------------------------------

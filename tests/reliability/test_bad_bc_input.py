@@ -18,7 +18,6 @@ import copy
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,34 +32,31 @@ from bc_anaplan.runtime import Runtime
 from tests.e2e.test_load_flows import assert_reconciled
 from tests.reliability.bad_payloads import BadRecord, Change, removing, setting
 from tests.reliability.harness import IMPORT_GL_ACTUALS, run_to_end, tasks_per_action
-from tests.reliability.hostile import TamperingProxy
-from tests.support.connector import ConnectorUnderTest, connector
-from tests.support.processes import running_sandbox
+from tests.reliability.hostile import TamperingProxy, connector_behind_proxy
+from tests.support.connector import ConnectorUnderTest
 
 MARCH = Period(2025, 3)
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Any]]:
-    with running_sandbox("--scale", "small", "--fast") as info:
-        workdir: Path = tmp_path_factory.mktemp("hostile-bc")
-        with TamperingProxy(info["bc"], info["ca_bundle"], workdir) as hostile:
-            yield info, hostile
+def behind_proxy(
+    tmp_path_factory: pytest.TempPathFactory, azurite: str
+) -> Iterator[tuple[ConnectorUnderTest, TamperingProxy]]:
+    workdir = tmp_path_factory.mktemp("hostile-bc")
+    with connector_behind_proxy("bc", workdir, azurite) as (c, hostile):
+        c.run("reference_sync")
+        yield c, hostile
 
 
 @pytest.fixture(scope="module")
-def app(proxy: tuple[dict[str, Any], TamperingProxy], azurite: str) -> Iterator[ConnectorUnderTest]:
-    info, hostile = proxy
-    through = {**info, "connector_env": hostile.env("BC_API_BASE_URL", info["connector_env"])}
-    with connector(through, azurite) as c:
-        c.run("reference_sync")
-        yield c
+def app(behind_proxy: tuple[ConnectorUnderTest, TamperingProxy]) -> ConnectorUnderTest:
+    return behind_proxy[0]
 
 
 @pytest.fixture
-def hostile(proxy: tuple[dict[str, Any], TamperingProxy]) -> Iterator[TamperingProxy]:
-    yield proxy[1]
-    proxy[1].clear()
+def hostile(behind_proxy: tuple[ConnectorUnderTest, TamperingProxy]) -> Iterator[TamperingProxy]:
+    yield behind_proxy[1]
+    behind_proxy[1].clear()
 
 
 def entries_of(period: Period) -> Callable[[str, str, Mapping[str, str]], bool]:
@@ -268,18 +264,27 @@ def test_an_account_number_of_the_wrong_type_is_quarantined(
 ) -> None:
     """The entry is left out with its reason, never mapped or dropped silently. The proxy moved
     it from its real account to 61010, so BC's own trial balance (untampered) shows the real
-    account short by its amount: the run may also fail on that reconciliation, naming it."""
+    account short by its amount: the run fails on that reconciliation, naming the account."""
+    served: list[dict[str, Any]] = []  # the first entry as BC answered it, before the edit
     bad = first_entry(setting("accountNumber", 61010))
-    hostile.tamper(entries_of(MARCH), bad)
+
+    def remember_then_break(body: Any) -> Any:
+        served.append(copy.deepcopy(body["value"][0]))
+        return bad(body)
+
+    hostile.tamper(entries_of(MARCH), remember_then_break)
     run = run_to_end(app, "actuals_load", {"mode": "period", "periods": ["2025-03"]})
+    real_account = served[0]["accountNumber"]
+    assert isinstance(real_account, str) and real_account != "61010", served[0]
     quarantined = list(app.rt.audit.records(run["run_id"], "quarantined"))
     assert len(quarantined) == 1 and "61010" in quarantined[0].reason
     (reconciliation,) = run["summary"]["reconciliation"]
     assert reconciliation["balanced"] and reconciliation["quarantined_entries"] == 1
-    if run["state"] != "partially_succeeded":
-        real_account = reconciliation["trial_balance"]["mismatches"][0]["account"]
-        assert run["state"] == "failed", run
-        assert f"trial balance differs for accounts {real_account}" in run["error"], run["error"]
+    assert run["state"] == "failed", run
+    assert run["error"].startswith("reconciliation mismatch: 2025-03"), run["error"]
+    assert f"BC's trial balance differs for accounts {real_account})" in run["error"], run["error"]
+    mismatches = reconciliation["trial_balance"]["mismatches"]
+    assert [m["account"] for m in mismatches] == [real_account], mismatches
 
 
 def test_a_future_modification_stamp_does_not_hide_later_postings(

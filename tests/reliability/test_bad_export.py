@@ -16,7 +16,6 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,9 +25,8 @@ from tests.reliability.harness import (
     assert_no_duplicate_lines,
     revision_rows,
 )
-from tests.reliability.hostile import TamperingProxy
-from tests.support.connector import ConnectorUnderTest, connector
-from tests.support.processes import running_sandbox
+from tests.reliability.hostile import TamperingProxy, connector_behind_proxy
+from tests.support.connector import ConnectorUnderTest
 
 VERSION = "Budget FY27"
 ROWS = 120
@@ -36,30 +34,28 @@ CHUNK = 10 * 1024 * 1024  # Anaplan serves export output in chunks of at most 10
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Any]]:
-    with running_sandbox("--scale", "small", "--fast") as info:
-        workdir: Path = tmp_path_factory.mktemp("hostile-anaplan")
-        with TamperingProxy(info["anaplan_api"], info["ca_bundle"], workdir) as hostile:
-            yield info, hostile
-
-
-@pytest.fixture(scope="module")
-def app(proxy: tuple[dict[str, Any], TamperingProxy], azurite: str) -> Iterator[ConnectorUnderTest]:
-    info, hostile = proxy
-    through = {**info, "connector_env": hostile.env("ANAPLAN_API_URL", info["connector_env"])}
-    with connector(through, azurite) as c:
+def behind_proxy(
+    tmp_path_factory: pytest.TempPathFactory, azurite: str
+) -> Iterator[tuple[ConnectorUnderTest, TamperingProxy]]:
+    workdir = tmp_path_factory.mktemp("hostile-anaplan")
+    with connector_behind_proxy("anaplan_api", workdir, azurite) as (c, hostile):
         c.run("reference_sync")
         c.sandbox.post(
             "anaplan_api", "/_sandbox/anaplan/budget", {"version": VERSION, "rows": ROWS}
         )
         c.sandbox.post("anaplan_api", "/_sandbox/anaplan/approve", {"version": VERSION})
-        yield c
+        yield c, hostile
+
+
+@pytest.fixture(scope="module")
+def app(behind_proxy: tuple[ConnectorUnderTest, TamperingProxy]) -> ConnectorUnderTest:
+    return behind_proxy[0]
 
 
 @pytest.fixture
-def hostile(proxy: tuple[dict[str, Any], TamperingProxy]) -> Iterator[TamperingProxy]:
-    yield proxy[1]
-    proxy[1].clear()
+def hostile(behind_proxy: tuple[ConnectorUnderTest, TamperingProxy]) -> Iterator[TamperingProxy]:
+    yield behind_proxy[1]
+    behind_proxy[1].clear()
 
 
 def export_chunk(method: str, path: str, query: Mapping[str, str]) -> bool:
@@ -195,10 +191,24 @@ def test_under_continue_exactly_the_sound_lines_reach_bc(
 def test_a_row_with_an_extra_column_is_rejected_not_truncated(
     app: ConnectorUnderTest, hostile: TamperingProxy
 ) -> None:
-    hostile.tamper(export_chunk, edit_lines({5: lambda f: ",".join([*f[:-1], "1", "234.56"])}))
+    original: list[list[str]] = []  # export line 5 as Anaplan wrote it
+
+    def unquoted_thousands(fields: list[str]) -> str:
+        original.append(fields)
+        return ",".join([*fields[:-1], "1", "234.56"])
+
+    hostile.tamper(export_chunk, edit_lines({5: unquoted_thousands}))
     run = writeback(app)
     truncated = [line for line in revision_rows(app, VERSION) if line["amount"] == Decimal(1)]
     assert run["state"] == "failed" and bc_writes(app) == 0, (run["state"], truncated)
+    assert "nothing was written to BC" in run["output"]["summary"]["stopped"]
+    # the run failed because of that line, and only that line: it is the one rejected
+    (rejected,) = app.rt.audit.records(run["run_id"], "rejected")
+    assert rejected.data["line"] == 5, rejected
+    assert rejected.reason == "the row has 7 fields, the header 6", rejected.reason
+    header = HEADER.decode().strip().split(",")
+    named = {column: rejected.data[column] for column in header[:-1]}
+    assert named == dict(zip(header[:-1], original[0][:-1], strict=True)), named
 
 
 HEADER = b"GL Accounts,Cost Centers,Departments,Time,Versions,Amount\n"

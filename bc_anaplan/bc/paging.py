@@ -5,8 +5,9 @@ to ``$select`` (only what the connector uses), what to ``$expand``, the cursor f
 record decoder. ``iter_pages`` does the rest for all of them:
 
 * the first request carries ``$select``/``$expand``/``$filter``; every request carries
-  ``Prefer: odata.maxpagesize=N`` (BC caps pages at 20,000) and, unless the read must see the
-  caller's own writes, ``Data-Access-Intent: ReadOnly`` (served from a replica);
+  ``Prefer: odata.maxpagesize=N`` (BC caps pages at 20,000), unless the read must see the
+  caller's own writes ``Data-Access-Intent: ReadOnly`` (served from a replica), and the
+  resource's own headers (the trial balance asks for ``Accept-Language: en-US``);
 * ``@odata.nextLink`` is followed exactly as given (the HTTP layer refuses a link to another
   origin, so the bearer token never leaves BC); a link that was already followed raises
   ``PagingLoopError`` instead of looping all night;
@@ -57,6 +58,8 @@ class Resource(Generic[T]):
     # are deduplicated by their ``id``, the SystemId key of every entity set read here
     cursor_field: str | None = "lastModifiedDateTime"
     company_scoped: bool = True
+    # request headers of every page besides the pager's own, e.g. (("Accept-Language", "en-US"),)
+    headers: tuple[tuple[str, str], ...] = ()
 
     def query(self, filter_expression: str | None = None) -> dict[str, str]:
         params = {"$select": ",".join(self.select)}
@@ -76,10 +79,13 @@ def expand(navigation: str, fields: tuple[str, ...]) -> str:
     return f"{navigation}($select={','.join(fields)})"
 
 
-def read_headers(page_size: int, replica: bool = True) -> dict[str, str]:
+def read_headers(
+    page_size: int, replica: bool = True, extra: tuple[tuple[str, str], ...] = ()
+) -> dict[str, str]:
     headers = {"Prefer": f"odata.maxpagesize={page_size}"}
     if replica:
         headers["Data-Access-Intent"] = "ReadOnly"
+    headers.update(extra)
     return headers
 
 
@@ -100,7 +106,7 @@ def iter_pages(
     size = page_size or client.page_size
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {size}")
-    headers = read_headers(size, replica)
+    headers = read_headers(size, replica, resource.headers)
     url: str | None = resource.url(client, path)
     params: dict[str, str] | None = resource.query(filter_expression)
     followed: set[str] = set()
@@ -126,7 +132,7 @@ def iter_pages_ahead(
     size = page_size or client.page_size
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {size}")
-    headers = read_headers(size)
+    headers = read_headers(size, extra=resource.headers)
     followed: set[str] = set()
 
     def raw_pages() -> Iterator[tuple[bytes, str | None]]:

@@ -14,7 +14,7 @@ from typing import TypeVar
 from bc_anaplan.bc.client import BcClient
 from bc_anaplan.bc.cursor import CursorRun, Tracked
 from bc_anaplan.bc.errors import BcError
-from bc_anaplan.bc.paging import Resource, expand, iter_pages, next_url, parse_page
+from bc_anaplan.bc.paging import Resource, expand, iter_pages
 from bc_anaplan.bc.records import (
     Account,
     Company,
@@ -158,6 +158,15 @@ JOURNAL_LINES = Resource(
     decode_journal_line,
     expand=(DIMENSION_SET_LINES,),
 )
+# BC's trial balance, a report page computed on each read (so no cursor field). Its amounts are
+# text formatted in the caller's language: every request asks for en-US ("72,893.84").
+TRIAL_BALANCES = Resource(
+    "trialBalances",
+    ("number", "accountId", "accountType", "totalDebit", "totalCredit"),
+    decode_trial_balance_row,
+    cursor_field=None,
+    headers=(("Accept-Language", "en-US"),),
+)
 
 
 def stream(
@@ -275,19 +284,7 @@ def iter_journal_lines(client: BcClient, journal_id: str) -> Iterator[JournalLin
 def iter_trial_balance(
     client: BcClient, first_day: date, last_day: date
 ) -> Iterator[TrialBalanceRow]:
-    """BC's trial balance between two dates, one decoded row per account.
-
-    Not a ``Resource`` stream: its amounts are text formatted in the caller's language, so every
-    request asks for en-US (``"72,893.84"``), a header the generic pager does not send; and the
-    set has no cursor field (a report page, computed on each read).
-    """
-    url: str | None = client.company_url("trialBalances")
-    params: dict[str, str] | None = {
-        "$filter": f"dateFilter ge {first_day.isoformat()} and dateFilter le {last_day.isoformat()}"
-    }
-    followed: set[str] = set()
-    while url is not None:
-        response = client.get(url, params=params, headers={"Accept-Language": "en-US"})
-        rows, next_link = parse_page(response.content, decode_trial_balance_row)
-        yield from rows
-        url, params = next_url(next_link, followed, "trialBalances"), None
+    """BC's trial balance between two dates, one decoded row per account."""
+    window = f"dateFilter ge {first_day.isoformat()} and dateFilter le {last_day.isoformat()}"
+    for page in iter_pages(client, TRIAL_BALANCES, filter_expression=window):
+        yield from page

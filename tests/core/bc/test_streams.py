@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,7 +23,8 @@ from bc_anaplan.bc import (
 )
 from bc_anaplan.bc.paging import Resource, iter_pages
 from bc_anaplan.bc.records import decode_dimension
-from tests.core.bc.conftest import Controls, count
+from bc_anaplan.bc.streams import TRIAL_BALANCES, iter_trial_balance
+from tests.core.bc.conftest import Controls, count, make_client
 
 GL = "/companies({id})/generalLedgerEntries"
 
@@ -102,3 +105,34 @@ def test_429_and_503_storms_lose_and_duplicate_nothing(
 def test_a_cursor_on_a_field_the_resource_does_not_declare_is_refused(bc: BcClient) -> None:
     with pytest.raises(ValueError, match="cannot be read incrementally"):
         next(iter_accounts(bc, Cursor(field="postingDate").open()))
+
+
+def test_the_trial_balance_is_paged_like_any_resource_and_asked_for_in_en_us(
+    sandbox: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, last = date(2000, 1, 1), date(2099, 12, 31)
+    client = make_client(sandbox, page_size=5)
+    window = {"$filter": f"dateFilter ge {first} and dateFilter le {last}"}
+    whole = client.get(
+        client.company_url("trialBalances"), params=window, headers={"Accept-Language": "en-US"}
+    ).json()["value"]
+    sent: list[tuple[dict[str, str], dict[str, str]]] = []
+    real_get = client.get
+
+    def recording_get(url: str, *, params: Any = None, headers: Any = None) -> Any:
+        sent.append((dict(params or {}), dict(headers or {})))
+        return real_get(url, params=params, headers=headers)
+
+    monkeypatch.setattr(client, "get", recording_get)
+    rows = list(iter_trial_balance(client, first, last))
+
+    assert [r.number for r in rows] == [raw["number"] for raw in whole]
+    posting = next(r for r in rows if r.account_type == "Posting" and r.total_debit)
+    raw = next(w for w in whole if w["number"] == posting.number)
+    assert posting.total_debit == Decimal(raw["totalDebit"].replace(",", ""))
+    assert len(sent) == -(-len(whole) // 5) + (len(whole) % 5 == 0)  # 5 a page, + an empty one
+    assert sent[0][0] == {**window, "$select": ",".join(TRIAL_BALANCES.select)}
+    assert all(params == {} for params, _ in sent[1:])  # the next links carry the query
+    for _, headers in sent:
+        assert headers["Accept-Language"] == "en-US"
+        assert headers["Prefer"] == "odata.maxpagesize=5"

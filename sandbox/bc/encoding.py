@@ -14,6 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 BLANK_DATE = date(1, 1, 1)
+# a blank GUID field; GUIDs go out lowercase, dashed, without braces
+NULL_GUID = "00000000-0000-0000-0000-000000000000"
+GUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 # epoch milliseconds of 0001-01-01T00:00:00Z: BC's blank DateTime
 BLANK_MS = -62_135_596_800_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

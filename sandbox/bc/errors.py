@@ -48,6 +48,10 @@ def bad_request(message: str, code: str = "BadRequest") -> BcError:
     return BcError(400, code, message)
 
 
+def invalid_skiptoken(token: str | None) -> BcError:
+    return bad_request(f"The skip token '{token}' is not valid.")
+
+
 def dialog(message: str) -> BcError:
     """An AL ``Error()`` raised by the application code behind an API page."""
     return BcError(400, "Application_DialogException", message)

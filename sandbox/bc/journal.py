@@ -13,13 +13,12 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from sandbox.bc.encoding import BLANK_DATE, format_amount_message
+from sandbox.bc.encoding import BLANK_DATE, NULL_GUID, format_amount_message
 from sandbox.bc.errors import BcError, dialog, test_field
 from sandbox.bc.store import GENERAL_TEMPLATE, Company
 
 Row = dict[str, Any]
 JOURNAL_LINE_PARENT = "Journal Line"
-_NULL = "00000000-0000-0000-0000-000000000000"
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -41,7 +40,7 @@ def resolve_account(
     if account_type not in ("G/L Account", "Bank Account"):
         raise dialog(f"The {prefix} type must be G/L Account or Bank Account on a journal line.")
     by_id = None
-    if account_id and account_id != _NULL:
+    if account_id and account_id != NULL_GUID:
         by_id = company.accounts.get(account_id) if account_type == "G/L Account" else None
         if by_id is None:
             raise dialog(f'The "{prefix}Id" does not match to an Account.')
@@ -71,7 +70,7 @@ def apply_line_values(company: Company, line: Row, values: dict[str, Any]) -> No
         if account is not None:
             check_posting_account(account)
         line["accountType"] = account_type
-        line["accountId"] = account["id"] if account else _NULL
+        line["accountId"] = account["id"] if account else NULL_GUID
         line["accountNumber"] = account["number"] if account else ""
         if account is not None and not values.get("description") and not line["description"]:
             line["description"] = account["displayName"]
@@ -88,7 +87,7 @@ def apply_line_values(company: Company, line: Row, values: dict[str, Any]) -> No
         if account is not None:
             check_posting_account(account)
         line["balanceAccountType"] = account_type
-        line["balancingAccountId"] = account["id"] if account else _NULL
+        line["balancingAccountId"] = account["id"] if account else NULL_GUID
         line["balancingAccountNumber"] = account["number"] if account else ""
     for name in (
         "postingDate",
@@ -116,7 +115,7 @@ def new_line(company: Company, journal: Row, values: dict[str, Any]) -> Row:
         "journalDisplayName": journal["code"],
         "lineNumber": number,
         "accountType": "G/L Account",
-        "accountId": _NULL,
+        "accountId": NULL_GUID,
         "accountNumber": "",
         "postingDate": BLANK_DATE,
         "documentNumber": "",
@@ -126,7 +125,7 @@ def new_line(company: Company, journal: Row, values: dict[str, Any]) -> Row:
         "comment": "",
         "taxCode": "",
         "balanceAccountType": "G/L Account",
-        "balancingAccountId": _NULL,
+        "balancingAccountId": NULL_GUID,
         "balancingAccountNumber": "",
         "lastModifiedDateTime": 0,
         "_v": 0,
@@ -296,7 +295,7 @@ def _check_line_for_posting(company: Company, journal: Row, line: Row) -> None:
                 f"{caption} must have a value in {where}. It cannot be zero or empty.",
             )
     for account_id in (line["accountId"], line["balancingAccountId"]):
-        if account_id != _NULL:
+        if account_id != NULL_GUID:
             check_posting_account(company.accounts[account_id])
     for code, value_id in sorted(line["_dims"].items()):
         value = company.dimension_values[value_id]

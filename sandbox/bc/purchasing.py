@@ -13,11 +13,10 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sandbox.bc.encoding import sql_datetime_ms
+from sandbox.bc.encoding import NULL_GUID, sql_datetime_ms
 from sandbox.bc.store import Company
 
 Row = dict[str, Any]
-NULL_GUID = "00000000-0000-0000-0000-000000000000"
 TAX_PERCENT = 20.0
 ORDER_COUNT = 36
 _VENDORS = (

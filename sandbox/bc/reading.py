@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.bc.collection import Collection
-from sandbox.bc.errors import bad_request
+from sandbox.bc.errors import invalid_skiptoken
 from sandbox.bc.odata.filter import compile_filter
 from sandbox.bc.odata.options import QueryOptions
 from sandbox.bc.odata.render import field_plan, render_row
@@ -96,7 +96,7 @@ def resume_key(collection: Collection, token: str) -> tuple[Any, ...]:
         return collection.order_key(row)
     if token in collection.tombstones:
         return collection.tombstones[token]
-    raise bad_request(f"The skip token '{token}' is not valid.")
+    raise invalid_skiptoken(token)
 
 
 def _token_row(collection: Collection, options: QueryOptions) -> Row:
@@ -109,7 +109,7 @@ def _token_row(collection: Collection, options: QueryOptions) -> Row:
         or row[collection.entity.key] != token
         or not compile_filter(options.filter)(row)
     ):
-        raise bad_request(f"The skip token '{token}' is not valid.")
+        raise invalid_skiptoken(token)
     return row
 
 
@@ -159,7 +159,7 @@ def _sort_all(keyed: list[Keyed], options: QueryOptions) -> list[Keyed]:
     if options.skiptoken:
         start = next((i + 1 for i, k in enumerate(keyed) if k[2] == options.skiptoken), -1)
         if start < 0:
-            raise bad_request(f"The skip token '{options.skiptoken}' is not valid.")
+            raise invalid_skiptoken(options.skiptoken)
     return keyed[start:]
 
 
@@ -180,7 +180,7 @@ def _first_sorted(keyed: list[Keyed], options: QueryOptions, wanted: int) -> lis
     if options.skiptoken:
         found = next((i for i, k in enumerate(keyed) if k[2] == options.skiptoken), None)
         if found is None:
-            raise bad_request(f"The skip token '{options.skiptoken}' is not valid.")
+            raise invalid_skiptoken(options.skiptoken)
         token = (rank(keyed[found]), found)
         candidates = [k for i, k in enumerate(keyed) if (rank(k), i) > token]
     if all(flags):

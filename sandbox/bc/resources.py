@@ -13,8 +13,8 @@ from typing import Any
 
 from sandbox.bc import journal, schema
 from sandbox.bc.collection import Collection, OrderBy
-from sandbox.bc.encoding import BLANK_DATE, format_amount_text
-from sandbox.bc.errors import BcError, dialog
+from sandbox.bc.encoding import BLANK_DATE, NULL_GUID, format_amount_text
+from sandbox.bc.errors import BcError, dialog, invalid_skiptoken
 from sandbox.bc.ledger import ORDERED_FIELDS
 from sandbox.bc.odata.filter import Node, bounds
 from sandbox.bc.reading import resume_key
@@ -35,7 +35,14 @@ WEBHOOK_SETS = frozenset(
         "journalLines",
     }
 )
-_NULL = "00000000-0000-0000-0000-000000000000"
+
+
+def _employee_exists(number: str) -> BcError:
+    return BcError(
+        400,
+        "Internal_EntityWithSameKeyExists",
+        f"The Employee already exists. Identification fields and values: No.='{number}'",
+    )
 
 
 def _filtered_on(node: Node | None, field: str) -> bool:
@@ -185,7 +192,7 @@ class CompanyApi:
         if token is not None:
             position = self.company.ledger.position_of(token)
             if position is None:
-                raise BcError(400, "BadRequest", f"The skip token '{token}' is not valid.")
+                raise invalid_skiptoken(token)
             after = position
         return self.company.ledger.scan(node, after)
 
@@ -272,11 +279,7 @@ class CompanyApi:
         c = self.company
         number = values.get("number") or f"E{len(c.employees) + 1:04d}"
         if any(e["number"] == number for e in c.employees.values()):
-            raise BcError(
-                400,
-                "Internal_EntityWithSameKeyExists",
-                f"The Employee already exists. Identification fields and values: No.='{number}'",
-            )
+            raise _employee_exists(number)
         row: Row = {f.name: "" for f in schema.EMPLOYEE.fields if f.kind is schema.Kind.STRING}
         row.update(
             id=c.new_id(),
@@ -301,12 +304,7 @@ class CompanyApi:
         if "number" in values and any(
             e["number"] == values["number"] and e["id"] != row["id"] for e in c.employees.values()
         ):
-            raise BcError(
-                400,
-                "Internal_EntityWithSameKeyExists",
-                "The Employee already exists. Identification fields and values: "
-                f"No.='{values['number']}'",
-            )
+            raise _employee_exists(values["number"])
         before = c.row_state(row)
         row.update(values)
         row["displayName"] = f"{row['givenName']} {row['surname']}".strip()
@@ -352,7 +350,7 @@ class CompanyApi:
             "code": code,
             "displayName": values.get("displayName", ""),
             "templateDisplayName": GENERAL_TEMPLATE,
-            "balancingAccountId": _NULL,
+            "balancingAccountId": NULL_GUID,
             "balancingAccountNumber": "",
             "lastModifiedDateTime": 0,
             "_v": 0,
@@ -368,7 +366,7 @@ class CompanyApi:
             return
         account_id = values["balancingAccountId"]
         account = self.company.accounts.get(account_id)
-        if account_id != _NULL and account is None:
+        if account_id != NULL_GUID and account is None:
             raise dialog('The "balancingAccountId" does not match to an Account.')
         row["balancingAccountId"] = account_id
         row["balancingAccountNumber"] = account["number"] if account else ""
@@ -432,7 +430,7 @@ class CompanyApi:
             target = journal_row
             if target is None:
                 journal_id = values.get("journalId")
-                if not journal_id or journal_id == _NULL:
+                if not journal_id or journal_id == NULL_GUID:
                     raise dialog(
                         "You must specify a journal batch ID or a journal ID to get a journal line."
                     )
@@ -486,10 +484,7 @@ class CompanyApi:
             )
 
         def versioned() -> list[Row]:
-            out = rows()
-            for row in out:
-                row["_v"] = line["_v"]
-            return out
+            return self._versioned(rows(), line)
 
         def create(values: dict[str, Any]) -> Row:
             dimension = journal.add_dimension(c, line, values)

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.bc.collection import Collection
+from sandbox.bc.encoding import GUID
 from sandbox.bc.errors import BcError, query_syntax, record_not_found, segment_not_found
 
 API_PREFIX = ("api", "v2.0")
 _SEGMENT = re.compile(r"^([A-Za-z$][A-Za-z0-9_.$]*)(?:\((.*)\))?$")
-_GUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 Row = dict[str, Any]
 
 
@@ -87,7 +87,7 @@ def guid_key(segment: Segment) -> str:
     key = segment.key.strip()
     if key.startswith("id="):
         key = key[3:]
-    if not _GUID.match(key):
+    if not GUID.match(key):
         raise query_syntax()
     return key.lower()
 

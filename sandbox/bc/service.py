@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 from sandbox.bc import schema
 from sandbox.bc.collection import Collection
-from sandbox.bc.encoding import etag
-from sandbox.bc.errors import BcError, method_not_allowed, segment_not_found
+from sandbox.bc.encoding import NULL_GUID, etag
+from sandbox.bc.errors import BcError, method_not_allowed, record_not_found, segment_not_found
 from sandbox.bc.odata.options import QueryOptions, page_size, parse_options
 from sandbox.bc.odata.render import field_plan, render_row
 from sandbox.bc.reading import read_page, render_entity
@@ -28,7 +28,6 @@ from sandbox.entra.tokens import Principal
 
 Row = dict[str, Any]
 _LINK_SAFE = "$,()'=:*-._~/@"
-_NULL = "00000000-0000-0000-0000-000000000000"
 
 
 @dataclass(frozen=True)
@@ -81,9 +80,9 @@ class BcService:
             "displayName": self.company.name,
             "businessProfileId": "",
             "systemCreatedAt": created,
-            "systemCreatedBy": _NULL,
+            "systemCreatedBy": NULL_GUID,
             "systemModifiedAt": created,
-            "systemModifiedBy": _NULL,
+            "systemModifiedBy": NULL_GUID,
             "_v": 1,
         }
 
@@ -107,11 +106,7 @@ class BcService:
                 return self._handle(call, Target(self.companies, context=["companies"]))
             key = guid_key(head)
             if key != self.company.id:
-                raise BcError(
-                    404,
-                    "Internal_RecordNotFound",
-                    f"The Company does not exist. Identification fields and values: Id='{key}'",
-                )
+                raise record_not_found("Company", "Id", key)
             if len(segments) == 1:
                 row = self.company_row()
                 return self._handle(call, Target(self.companies, row, context=["companies"]))

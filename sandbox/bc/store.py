@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.bc.encoding import BLANK_DATE, sql_datetime_ms
+from sandbox.bc.encoding import BLANK_DATE, NULL_GUID, sql_datetime_ms
 from sandbox.bc.ledger import GeneralLedger
 from sandbox.common.clock import SimClock
 from sandbox.masterdata import MasterData
@@ -375,7 +375,7 @@ class Company:
                 "code": code,
                 "displayName": name,
                 "templateDisplayName": GENERAL_TEMPLATE,
-                "balancingAccountId": "00000000-0000-0000-0000-000000000000",
+                "balancingAccountId": NULL_GUID,
                 "balancingAccountNumber": "",
                 **self._setup_stamp(10_000 + offset),
             }

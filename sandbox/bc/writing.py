@@ -7,16 +7,12 @@ field are rejected with the errors BC returns, before any business rule runs.
 from __future__ import annotations
 
 import json
-import re
 from datetime import date, datetime
 from typing import Any
 
-from sandbox.bc.encoding import datetime_to_ms, etag, unescape_enum
+from sandbox.bc.encoding import GUID, NULL_GUID, datetime_to_ms, etag, unescape_enum
 from sandbox.bc.errors import BcError, bad_request, entity_changed, missing_if_match
 from sandbox.bc.schema import EntityType, Field, Kind
-
-_GUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
-NULL_GUID = "00000000-0000-0000-0000-000000000000"
 
 
 def parse_json_body(raw: bytes) -> dict[str, Any]:
@@ -60,7 +56,7 @@ def convert(field: Field, value: Any) -> Any:
     if kind is Kind.GUID:
         if value is None:
             return NULL_GUID
-        if isinstance(value, str) and _GUID.match(value):
+        if isinstance(value, str) and GUID.match(value):
             return value.lower()
         raise _cannot_convert(value, kind.edm)
     if kind is Kind.BOOL:

@@ -165,17 +165,29 @@ class AnaplanClient:
 
     # -- tasks -----------------------------------------------------------------------------------
     def start_task(
-        self, action: Action, *, mapping: Mapping[str, str] | None = None, locale: str = "en_US"
+        self,
+        action: Action,
+        *,
+        mapping: Mapping[str, str] | None = None,
+        locale: str = "en_US",
+        after_ms: int | None = None,
     ) -> tasks.TaskHandle:
         """Start ``action`` once (see ``tasks.start_task``); the handle names the action started.
 
-        On a 404 the action is looked up again by name; a recreated one is started instead,
-        unless it is an import that now reads another file (then the 404 is raised).
+        ``after_ms``: the caller's watermark on Anaplan's clock, which replaces the task list
+        read before the start. On a 404 the action is looked up again by name; a recreated one
+        is started instead, unless it is an import that now reads another file (then the 404
+        is raised).
         """
 
         def start(chosen: Action) -> tasks.TaskHandle:
             return tasks.start_task(
-                self.api, chosen, mapping=mapping, locale=locale, clock=self._clock
+                self.api,
+                chosen,
+                mapping=mapping,
+                locale=locale,
+                after_ms=after_ms,
+                clock=self._clock,
             )
 
         try:
@@ -186,11 +198,9 @@ class AnaplanClient:
                 raise
             return start(current)
 
-    def task_started_since(
-        self, action: Action, since_s: float, *, skew_s: float = 0.0
-    ) -> tasks.TaskHandle | None:
-        """A task of ``action`` created since ``since_s`` (see ``tasks.task_started_since``)."""
-        return tasks.task_started_since(self.api, action, since_s, skew_s=skew_s)
+    def task_started_since(self, action: Action, after_ms: int) -> tasks.TaskHandle | None:
+        """A task of ``action`` created after ``after_ms`` (see ``tasks.task_started_since``)."""
+        return tasks.task_started_since(self.api, action, after_ms)
 
     def get_task(self, action: Action, task_id: str) -> tasks.TaskStatus:
         return tasks.get_task(self.api, action, task_id)

@@ -5,10 +5,12 @@ must not be repeated blindly: if the answer is lost (timeout, connection reset, 
 request was sent), the task may well be running, and a second POST would run the import a second
 time. So ``start_task`` lists the action's tasks *before* posting; when the HTTP layer reports the
 outcome as unknown (``OutcomeUnknownError``) it lists them again and adopts the task that is new
--- not in the first list and created after the attempt began, less a margin for clock skew. Only
-if there is none did the POST not take effect, and it is sent once more; a second unknown outcome
-without a new task is an error, never a third POST. (A 429 is retried by the HTTP layer: it
-means the request was not processed.)
+-- not in the first list and created after the attempt began, less a margin for clock skew. A
+caller that already holds a watermark on Anaplan's clock (``after_ms``: the orchestrations take
+one under the model lock) skips the first list and adopts the task created after the watermark
+(``task_started_since``). Only if there is none did the POST not take effect, and it is sent once
+more; a second unknown outcome without a new task is an error, never a third POST. (A 429 is
+retried by the HTTP layer: it means the request was not processed.)
 
 **Status.** ``get_task`` is a one-shot read, for orchestrations that wait with durable timers.
 States are an open set: the five documented ones, and anything else Anaplan may add is treated
@@ -306,20 +308,32 @@ def start_task(
     *,
     locale: str = "en_US",
     mapping: Mapping[str, str] | None = None,
+    after_ms: int | None = None,
     clock: Callable[[], float] = time.time,
     skew_s: float = START_SKEW_S,
 ) -> TaskHandle:
-    """Start ``action`` once, even when the answer to the start is lost (see module docstring)."""
+    """Start ``action`` once, even when the answer to the start is lost (see module docstring).
+
+    ``after_ms`` is a watermark on Anaplan's clock (``task_started_since``) that the caller
+    already holds: no snapshot of the task list is read before the POST, and on an unknown
+    outcome the task created after the watermark is adopted.
+    """
     body: dict[str, Any] = {"localeName": locale}  # Anaplan wants localeName first
     if mapping:
         body["mappingParameters"] = [{"entityType": k, "entityName": v} for k, v in mapping.items()]
-    known = {t.task_id for t in list_tasks(api, action)}
+    known: set[str] = set()
+    if after_ms is None:  # without a watermark, a snapshot tells our task from earlier ones
+        known = {t.task_id for t in list_tasks(api, action)}
     for attempt in (1, 2):
         began = clock()
         try:
             answer = api.send("POST", tasks_path(api, action), body, idempotent=False)
         except OutcomeUnknownError as exc:
-            adopted = _started_since(api, action, known, began - skew_s)
+            if after_ms is not None:
+                found = task_started_since(api, action, after_ms)
+                adopted = found.task_id if found is not None else None
+            else:
+                adopted = _started_since(api, action, known, began - skew_s)
             if adopted is not None:
                 log.warning(
                     "start of %s %r: answer lost; adopted task %s",
@@ -352,19 +366,18 @@ def _started_since(api: ModelApi, action: Action, known: set[str], since_s: floa
     return recent[0].task_id if recent else None
 
 
-def task_started_since(
-    api: ModelApi, action: Action, since_s: float, *, skew_s: float = 0.0
-) -> TaskHandle | None:
-    """The first task of ``action`` created at or after ``since_s`` (epoch seconds), if any.
+def task_started_since(api: ModelApi, action: Action, after_ms: int) -> TaskHandle | None:
+    """The first task of ``action`` created after ``after_ms`` (Anaplan's clock), if any.
 
-    For an activity that may be retried after a crash: when the caller holds the model's lock
-    since ``since_s``, a task created since then can only be its own, and must be adopted rather
-    than started again. ``skew_s`` widens the window if the caller's clock may run ahead of
-    Anaplan's; keep it small, or an earlier run's task could be taken for this one.
+    ``after_ms`` is a watermark read from the action's own task list (the newest
+    ``creationTime`` when the caller took the model's lock). Holding the lock since then, the
+    caller knows a later task can only be its own -- started by an attempt whose answer was
+    lost, or by an activity that crashed and is being retried -- and adopts it rather than
+    starting the import again. Comparing Anaplan's timestamps with Anaplan's (strictly later)
+    leaves no clock skew to allow for, so an earlier run's task is never taken for this one.
     """
-    threshold = int((since_s - skew_s) * 1000)  # Anaplan reports whole milliseconds
     for task in list_tasks(api, action):  # oldest first
-        if task.creation_time_ms is not None and task.creation_time_ms >= threshold:
+        if task.creation_time_ms is not None and task.creation_time_ms > after_ms:
             return TaskHandle(action, task.task_id, adopted=True)
     return None
 

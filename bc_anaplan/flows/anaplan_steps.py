@@ -3,8 +3,10 @@
 ``upload_and_start`` is safe to repeat: right after taking the lease, the orchestration records
 the action's newest task creation time (``task_watermark``, Anaplan's own clock); a task created
 after that can only be this run's (it holds the lease), so a retried activity adopts it instead of
-uploading and starting again. Comparing Anaplan timestamps with Anaplan timestamps means no clock
-skew between Azure and Anaplan can make a previous run's task look like this one's.
+uploading and starting again. The start itself is given the same watermark: if its answer is lost,
+the task created after it is adopted, with no task list read before the POST. Comparing Anaplan
+timestamps with Anaplan timestamps means no clock skew between Azure and Anaplan can make a
+previous run's task look like this one's.
 
 Discovery happens once per action of a run: the watermark lists the action's kind afresh (so the
 id whose tasks it reads is the model's current one, not one remembered from an earlier run), and
@@ -53,11 +55,8 @@ def task_watermark(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
 
 def _adoptable(client: Any, action: Any, spec: dict[str, Any]) -> TaskHandle | None:
     """A task of ``action`` created after the watermark: started by this run's earlier attempt."""
-    after = int(spec["after_ms"])
-    for task in client.list_tasks(action):  # oldest first
-        if task.creation_time_ms is not None and task.creation_time_ms > after:
-            return TaskHandle(action, task.task_id, adopted=True)
-    return None
+    handle: TaskHandle | None = client.task_started_since(action, int(spec["after_ms"]))
+    return handle
 
 
 def upload_and_start(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +81,7 @@ def _upload_and_start(
     rows = rt.staging.read(spec["staged_blob"])
     header = next(rows)
     upload = client.upload(action, rows, header=header)
-    handle = client.start_task(action)
+    handle = client.start_task(action, after_ms=int(spec["after_ms"]))
     return {"task": _task_ref(handle, spec), "upload": upload.to_dict(), "adopted": handle.adopted}
 
 
@@ -90,7 +89,10 @@ def start_export(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
     client = rt.anaplan(spec["pipeline"])
     export = client.find_export(spec["action_name"])
     existing = _adoptable(client, export, spec)
-    handle = existing if existing is not None else client.start_task(export)
+    if existing is None:
+        handle = client.start_task(export, after_ms=int(spec["after_ms"]))
+    else:
+        handle = existing
     return {"task": _task_ref(handle, spec), "adopted": existing is not None or handle.adopted}
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.anaplan.access import Access, current_user, open_model
-from sandbox.anaplan.envelope import ApiError, envelope, paged
+from sandbox.anaplan.envelope import ApiError, envelope, json_object, paged
 from sandbox.anaplan.files import MAX_CHUNKS, ChunkError, FileDefinition
 from sandbox.anaplan.model import PlanModel
 from sandbox.anaplan.routing import add_model_route
@@ -75,15 +75,7 @@ async def _json_body(request: web.Request, required: bool) -> dict[str, Any]:
             # the real service has answered 500 to a /complete without a body
             raise ApiError(500, "Internal Server Error")
         raise ApiError(400, "Request body is required")
-    if request.content_type != "application/json":
-        raise ApiError(415, "Content-Type must be application/json")
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise ApiError(400, "Request body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "Request body must be a JSON object")
-    return body
+    return await json_object(request)
 
 
 async def start_upload(request: web.Request) -> web.Response:

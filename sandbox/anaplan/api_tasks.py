@@ -18,27 +18,26 @@ from aiohttp import web
 from sandbox.anaplan.access import Access, current_user, open_model
 from sandbox.anaplan.api_actions import ID_PARAMS, KINDS, definition_of
 from sandbox.anaplan.dumps import dump_chunks
-from sandbox.anaplan.envelope import ApiError, envelope, paged
+from sandbox.anaplan.envelope import ApiError, envelope, json_object, paged
 from sandbox.anaplan.routing import Handler, add_model_route
 from sandbox.anaplan.state import STATE
 from sandbox.anaplan.tasks import COMPLETE, Task
 
-_LOCALE = re.compile(r"^[a-z]{2}_[A-Z]{2}$")
+_LOCALE = re.compile(r"[a-z]{2}_[A-Z]{2}")
 
 
 async def _start_body(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise ApiError(415, "Content-Type must be application/json")
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise ApiError(400, "Request body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "Request body must be a JSON object")
+    body = await json_object(request)
     locale = body.get("localeName")
-    if not isinstance(locale, str) or not _LOCALE.match(locale):
+    if not isinstance(locale, str) or not _LOCALE.fullmatch(locale):
         raise ApiError(400, 'localeName is required, e.g. {"localeName": "en_US"}')
-    for parameter in body.get("mappingParameters") or []:
+    parameters = body.get("mappingParameters", [])
+    if not isinstance(parameters, list):
+        raise ApiError(
+            400,
+            'mappingParameters must be a list of {"entityType": ..., "entityName": ...} objects',
+        )
+    for parameter in parameters:
         name = parameter.get("entityType") if isinstance(parameter, dict) else parameter
         raise ApiError(400, f"Mapping parameter {name} is not defined for this action")
     return body

@@ -45,6 +45,20 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """A request body that must be a JSON object: 415 unless ``Content-Type: application/json``,
+    400 when it does not parse or is not an object."""
+    if request.content_type != "application/json":
+        raise ApiError(415, "Content-Type must be application/json")
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise ApiError(400, "Request body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    return body
+
+
 def timestamp(request: web.Request) -> str:
     now = datetime.fromtimestamp(request.app[STATE].clock.time(), tz=UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond:06d}000Z"

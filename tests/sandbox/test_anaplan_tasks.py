@@ -260,6 +260,66 @@ def test_archived_model_answers_422(anaplan: AnaplanKit) -> None:
     assert model.status_code == 200 and model.json()["model"]["activeState"] == "ARCHIVED"
 
 
+def test_task_start_refuses_a_bad_request_body(anaplan: AnaplanKit) -> None:
+    import_id = anaplan.find("imports", "Import Headcount")["id"]
+    url = anaplan.model_url(f"/imports/{import_id}/tasks")
+    text = '{"localeName": "en_US"}'
+    cases: list[tuple[str, int, dict[str, Any]]] = [
+        ("no content type", 415, {"content": text.encode()}),
+        ("text/plain", 415, {"content": text, "headers": {"Content-Type": "text/plain"}}),
+        ("form", 415, {"data": {"localeName": "en_US"}}),
+        (
+            "not JSON",
+            400,
+            {"content": b"{localeName", "headers": {"Content-Type": "application/json"}},
+        ),
+        ("empty body", 400, {"content": b"", "headers": {"Content-Type": "application/json"}}),
+        ("a JSON list", 400, {"json": [{"localeName": "en_US"}]}),
+        ("no localeName", 400, {"json": {}}),
+        ("localeName null", 400, {"json": {"localeName": None}}),
+        ("localeName a number", 400, {"json": {"localeName": 1033}}),
+        ("localeName lowercase", 400, {"json": {"localeName": "en_us"}}),
+        ("localeName with a dash", 400, {"json": {"localeName": "en-US"}}),
+        ("localeName with a newline", 400, {"json": {"localeName": "en_US\n"}}),
+        (
+            "mapping a string",
+            400,
+            {"json": {"localeName": "en_US", "mappingParameters": "Version"}},
+        ),
+        ("mapping a number", 400, {"json": {"localeName": "en_US", "mappingParameters": 5}}),
+        ("mapping null", 400, {"json": {"localeName": "en_US", "mappingParameters": None}}),
+        (
+            "mapping an object",
+            400,
+            {"json": {"localeName": "en_US", "mappingParameters": {"entityType": "Version"}}},
+        ),
+        ("mapping of strings", 400, {"json": {"localeName": "en_US", "mappingParameters": ["V"]}}),
+        (
+            "mapping not defined for the import",
+            400,
+            {
+                "json": {
+                    "localeName": "en_US",
+                    "mappingParameters": [{"entityType": "Version", "entityName": "Actual"}],
+                }
+            },
+        ),
+    ]
+    for case, status, kwargs in cases:
+        response = anaplan.request("POST", url, **kwargs)
+        assert response.status_code == status, (case, response.text)
+        assert response.headers["Content-Type"].startswith("application/json"), case
+        body = response.json()
+        assert set(body) == {"status", "path", "timestamp"}, case
+        assert body["status"]["code"] == status, case
+        assert url.endswith(body["path"]), case
+    assert "tasks" not in anaplan.ok("GET", f"/imports/{import_id}/tasks")  # none was started
+    started = anaplan.ok(
+        "POST", f"/imports/{import_id}/tasks", json={"localeName": "en_US", "mappingParameters": []}
+    )
+    assert started["task"]["taskState"] == "NOT_STARTED"
+
+
 def test_locked_model_answers_423_to_writes(anaplan: AnaplanKit) -> None:
     anaplan.control("/lock")
     file_id = "113000000008"

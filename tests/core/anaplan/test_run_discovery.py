@@ -78,6 +78,8 @@ def test_the_activities_of_an_import_run_discover_once_and_share_one_token(
             spec["after_ms"] = anaplan_steps.task_watermark(runtime, spec)["after_ms"]
             started = anaplan_steps.upload_and_start(runtime, spec)
         assert api.count("GET", "/imports") == 1  # the watermark's fresh listing only
+        # the watermark's task list and the retry check's; the start reads none before posting
+        assert api.count("GET", "/imports/{importId}/tasks") == 2
         assert api.count("GET", "/files") == (1 if run == 1 else 0)  # remembered in run 2
         assert auth.count(*AUTHENTICATE) == (1 if run == 1 else 0)
         assert not started["adopted"] and started["upload"]["rows"] == 1

@@ -15,6 +15,7 @@ import pytest
 from bc_anaplan.anaplan import (
     AnaplanClient,
     DumpGoneError,
+    ImportAction,
     ModelArchivedError,
     ModelBusyError,
     ModelLockedError,
@@ -157,6 +158,54 @@ def test_a_start_whose_answer_is_lost_does_not_start_a_second_import(
     assert run(client, handle).succeeded
 
 
+def watermark(client: AnaplanClient, action: ImportAction) -> int:
+    """The newest task creation time, on Anaplan's clock, as ``task_watermark`` records it."""
+    return max((t.creation_time_ms or 0 for t in client.list_tasks(action)), default=0)
+
+
+def test_a_start_given_a_watermark_adopts_the_task_created_after_it(
+    client: AnaplanClient, control: Sandbox
+) -> None:
+    """With the orchestration's watermark no task list is read before the POST; after a lost
+    answer one read finds the task created after the watermark."""
+    action = client.find_import("Import Cost Centers")
+    client.upload(action, [["CC722", "CC722 Once", "false", "false"]], header=COST_CENTER_HEADER)
+    after_ms = watermark(client, action)
+    before = {t.task_id for t in client.list_tasks(action)}
+    control.faults({"rules": [{"service": "anaplan_api", "kind": "drop", "method": "POST",
+                               "route": START_ROUTE, "count": 1}]})  # fmt: skip
+    with RequestDelta(control) as api:
+        handle = client.start_task(action, after_ms=after_ms)
+    new = [t.task_id for t in client.list_tasks(action) if t.task_id not in before]
+    assert new == [handle.task_id] and handle.adopted
+    assert api.count("POST", "/imports/{importId}/tasks") == 1  # the one the server processed
+    assert api.count("GET", "/imports/{importId}/tasks") == 1  # after the loss only
+    assert run(client, handle).succeeded
+    with RequestDelta(control) as api:
+        again = client.start_task(action, after_ms=watermark(client, action))
+    assert not again.adopted and again.task_id != handle.task_id
+    assert api.count("GET", "/imports/{importId}/tasks") == 1  # the watermark's, not the start's
+    run(client, again)
+
+
+def test_a_start_given_a_watermark_that_never_arrived_is_sent_once_more(
+    client: AnaplanClient, control: Sandbox
+) -> None:
+    action = client.find_import("Import Cost Centers")
+    after_ms = watermark(client, action)
+    before = {t.task_id for t in client.list_tasks(action)}
+    control.faults({"rules": [{"service": "anaplan_api", "kind": "503", "method": "POST",
+                               "route": START_ROUTE, "count": 1}]})  # fmt: skip
+    with RequestDelta(control) as api:
+        handle = client.start_task(action, after_ms=after_ms)
+    assert not handle.adopted
+    assert api.count("POST", "/imports/{importId}/tasks", 503) == 1
+    assert api.count("POST", "/imports/{importId}/tasks", 200) == 1
+    new = [t.task_id for t in client.list_tasks(action) if t.task_id not in before]
+    assert new == [handle.task_id]
+    run(client, handle)
+
+
 def test_a_start_that_never_arrived_is_sent_once_more(
     client: AnaplanClient, control: Sandbox
 ) -> None:
@@ -249,10 +298,10 @@ def test_model_states_become_distinct_errors(client: AnaplanClient, control: San
 
 def test_orchestrations_can_poll_with_one_shot_reads(client: AnaplanClient) -> None:
     action = client.find_import("Import Cost Centers")
-    lease_taken = time.time()  # the sandbox clock has not been moved: same machine, same time
-    assert client.task_started_since(action, time.time() + 3600) is None
-    started = client.start_task(action)
-    retried = client.task_started_since(action, lease_taken)  # a retried activity finds it
+    after_ms = watermark(client, action)  # taken with the lease, on Anaplan's clock
+    assert client.task_started_since(action, after_ms) is None  # the newest is not after itself
+    started = client.start_task(action, after_ms=after_ms)
+    retried = client.task_started_since(action, after_ms)  # a retried activity finds it
     assert retried is not None and retried.task_id == started.task_id and retried.adopted
     handle = TaskHandle.from_dict(started.to_dict())
     deadline = time.monotonic() + 30

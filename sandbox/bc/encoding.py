@@ -69,10 +69,6 @@ def datetime_to_ms(value: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
-def format_date(value: date | None) -> str:
-    return (value or BLANK_DATE).isoformat()
-
-
 @lru_cache(maxsize=65_536)
 def etag(row_version: int) -> str:
     """A weak ETag in BC's style: base64 of ``'<n>;<row version>;00;'``; opaque to clients."""

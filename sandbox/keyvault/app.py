@@ -16,7 +16,7 @@ from sandbox.common.context import SandboxContext
 from sandbox.common.credentials import credentials
 from sandbox.common.service import ERROR_BODY
 from sandbox.entra.tokens import VAULT_RESOURCE, token_store
-from sandbox.keyvault.secrets import SecretStore, SecretVersion, preloaded_store
+from sandbox.keyvault.secrets import SecretVersion, preloaded_store
 
 _NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 _NOT_FOUND_HELP = (
@@ -150,7 +150,6 @@ def build_app(ctx: SandboxContext) -> web.Application:
 
     app = web.Application(middlewares=[authenticate])
     app[ERROR_BODY] = fault_body
-    app[SECRET_STORE] = store
     app.router.add_get("/secrets", list_secrets)
     app.router.add_get("/secrets/{name}", get_secret)
     # the SDK asks for the current version as ``/secrets/{name}/`` (an empty version segment)
@@ -158,6 +157,3 @@ def build_app(ctx: SandboxContext) -> web.Application:
     app.router.add_put("/secrets/{name}", set_secret)
     app.router.add_get("/secrets/{name}/{version}", get_version)
     return app
-
-
-SECRET_STORE: web.AppKey[SecretStore] = web.AppKey("secret_store")

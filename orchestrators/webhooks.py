@@ -11,6 +11,19 @@
   changed lists are aligned, new G/L entries mark their periods or -- with
   ``webhooks.autoload_actuals``, as a notification would -- run the incremental actuals load.
   The poll marks are committed last, so anything that failed is polled again.
+
+The commitments and actuals loads a poll starts are that work, not parts of the poll: each runs
+under an instance id of its work key (``commitments:<scope>@<time>``,
+``actuals:<scope>:incremental@<time>``), the family the timers, the webhook endpoint and
+``POST /api/runs/...`` check (``triggers.starting``), so none of them starts the same load while
+the poll's runs. The poll cannot ask the task hub itself, so it asks the audit trail
+(``running_work``) and, while a run of that work is recorded as running, starts none and reports
+``already_running`` with that run's id: the G/L periods stay recorded as pending and the running
+or the next incremental load reads them (as when a notification finds a load running). What
+remains: the check and the start are two steps, so a trigger in between can still start a second
+load (the model lock serialises the imports; see ``triggers.starting``); and terminating a poll
+does not reach the loads it started -- they are not found under its id prefix; terminate them by
+their own ids, listed under ``runs`` in the poll's summary (and its custom status while it waits).
 """
 
 from __future__ import annotations
@@ -19,10 +32,13 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from bc_anaplan import workkeys
 from orchestrators.reference_sync import begin, fail, finish, import_staged, sync_list
 from orchestrators.waiting import Steps
 
 bp = df.Blueprint()
+
+ACTIVITY_RUNNING_WORK = "running_work"
 
 
 def align(
@@ -117,38 +133,60 @@ def commitments_load(context: df.DurableOrchestrationContext) -> Steps:
     return {**result, "summary": summary}
 
 
+def start_work(
+    context: df.DurableOrchestrationContext,
+    plan: dict[str, Any],
+    flow: str,
+    child_input: dict[str, Any],
+) -> Steps:
+    """Run ``flow`` under its work key as a sub-orchestration, unless that work is running.
+
+    Returns the child's final state (or ``already_running``) and its run id.
+    """
+    work = yield context.call_activity(
+        ACTIVITY_RUNNING_WORK, {"pipeline": plan["pipeline"], "flow": flow}
+    )
+    if work["running"]:
+        return "already_running", work["running"]
+    instance = workkeys.instance_id(work["work_key"], context.current_utc_datetime)
+    context.set_custom_status({"step": flow, "run_id": instance})
+    result = yield context.call_sub_orchestrator(
+        flow,
+        {**child_input, "pipeline": plan["pipeline"], "trigger": "parent"},
+        instance_id=instance,
+    )
+    return result["state"], instance
+
+
 @bp.orchestration_trigger(context_name="context")
 def poll_changes(context: df.DurableOrchestrationContext) -> Steps:
     _, plan = yield from begin(context, "poll_changes")
     run = {"run_id": context.instance_id, "pipeline": plan["pipeline"]}
+    runs: dict[str, str] = {}
     try:
         commitments = None
         if "commitments_import" in plan:
-            commitments = yield context.call_sub_orchestrator(
-                "commitments_load",
-                {"pipeline": plan["pipeline"], "trigger": "parent"},
-                instance_id=f"{context.instance_id}:commitments",
+            commitments, runs["commitments"] = yield from start_work(
+                context, plan, "commitments_load", {}
             )
         polled = yield context.call_activity("poll_unsubscribed", run)
         aligned = yield from align(context, plan, polled["lists"])
         actuals = None
         if polled.get("load_actuals"):
-            context.set_custom_status({"step": "incremental actuals load"})
-            actuals = yield context.call_sub_orchestrator(
-                "actuals_load",
-                {"pipeline": plan["pipeline"], "mode": "incremental", "trigger": "parent"},
-                instance_id=f"{context.instance_id}:actuals",
+            actuals, runs["actuals"] = yield from start_work(
+                context, plan, "actuals_load", {"mode": "incremental"}
             )
         yield context.call_activity("commit_poll_marks", {**run, "marks": polled["marks"]})
     except Exception as exc:
         yield from fail(context, exc)
         raise
     summary = {
-        "commitments": None if commitments is None else commitments["state"],
+        "commitments": commitments,
         "polled": polled["changed_entity_sets"],
         "lists": aligned,
         "pending_periods": polled.get("pending_periods", []),
-        "actuals": None if actuals is None else actuals["state"],
+        "actuals": actuals,
+        "runs": runs,
     }
     result = yield from finish(context, summary)
     return {**result, "summary": summary}

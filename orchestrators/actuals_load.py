@@ -14,7 +14,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.reference_sync import begin, fail, finish, import_staged
+from orchestrators.reference_sync import _import_summary, begin, fail, finish, import_staged
 from orchestrators.waiting import Steps
 
 bp = df.Blueprint()
@@ -69,12 +69,7 @@ def load(
         imported, assembled = yield from send_to_anaplan(context, plan, run, work)
         accepted = bool(imported.get("successful")) and not imported.get("rejected")
         summary["file"] = {key: assembled[key] for key in ("rows", "sha256", "amount_sum")}
-        summary["import"] = {
-            "state": imported.get("state"),
-            "successful": imported.get("successful"),
-            "rejected": imported.get("rejected", 0),
-            "counts": imported.get("counts"),
-        }
+        summary["import"] = _import_summary(imported)
     summary["committed"] = None
     if accepted:
         summary["committed"] = yield context.call_activity(

@@ -10,7 +10,14 @@ from __future__ import annotations
 import azure.durable_functions as df
 
 from orchestrators.actuals_load import align_reference_data
-from orchestrators.reference_sync import begin, fail, finish, import_staged, sync_list
+from orchestrators.reference_sync import (
+    _import_summary,
+    begin,
+    fail,
+    finish,
+    import_staged,
+    sync_list,
+)
 from orchestrators.waiting import Steps
 
 bp = df.Blueprint()
@@ -46,13 +53,7 @@ def employees_load(context: df.DurableOrchestrationContext) -> Steps:
     summary = {
         "reference_sync": reference,
         "employees": employees,
-        "headcount": None
-        if headcount is None
-        else {
-            "successful": headcount.get("successful"),
-            "rejected": headcount.get("rejected", 0),
-            "counts": headcount.get("counts"),
-        },
+        "headcount": _import_summary(headcount),
     }
     result = yield from finish(context, summary)
     return {**result, "summary": summary}

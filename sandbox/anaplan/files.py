@@ -256,7 +256,3 @@ class FileStore:
 
     def delete(self, user: str, file_id: str) -> None:
         self._content.pop((user, file_id), None)
-
-    def reset(self) -> None:
-        self._content.clear()
-        self.definitions = {k: d for k, d in self.definitions.items() if d.kind != "created"}

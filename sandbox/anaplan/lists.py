@@ -115,9 +115,6 @@ class PlanList:
     def by_position(self, position: int) -> ListItem | None:
         return self._by_position.get(position)
 
-    def property_named(self, name: str) -> ListProperty | None:
-        return next((p for p in self.properties if p.name == name), None)
-
     @property
     def next_item_index(self) -> int:
         return self._next_number

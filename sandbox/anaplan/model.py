@@ -10,10 +10,6 @@ from dataclasses import dataclass
 
 from sandbox.anaplan.definitions import (
     Definition,
-    DeleteDefinition,
-    ExportDefinition,
-    ImportDefinition,
-    ProcessDefinition,
 )
 from sandbox.anaplan.files import FileStore
 from sandbox.anaplan.lists import PlanList
@@ -60,18 +56,6 @@ class PlanModel:
 
     def module_by_id(self, module_id: str) -> Module | None:
         return next((m for m in self.modules.values() if m.id == module_id), None)
-
-    def imports(self) -> list[ImportDefinition]:
-        return [d for d in self.definitions.values() if isinstance(d, ImportDefinition)]
-
-    def exports(self) -> list[ExportDefinition]:
-        return [d for d in self.definitions.values() if isinstance(d, ExportDefinition)]
-
-    def deletes(self) -> list[DeleteDefinition]:
-        return [d for d in self.definitions.values() if isinstance(d, DeleteDefinition)]
-
-    def processes(self) -> list[ProcessDefinition]:
-        return [d for d in self.definitions.values() if isinstance(d, ProcessDefinition)]
 
     def definition(self, object_id: str) -> Definition | None:
         return self.definitions.get(object_id)

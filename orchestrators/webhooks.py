@@ -33,22 +33,12 @@ from typing import Any
 import azure.durable_functions as df
 
 from bc_anaplan import workkeys
-from orchestrators.reference_sync import begin, fail, finish, import_staged, sync_list
+from orchestrators.reference_sync import begin, fail, finish, import_staged, sync_lists
 from orchestrators.waiting import Steps
 
 bp = df.Blueprint()
 
 ACTIVITY_RUNNING_WORK = "running_work"
-
-
-def align(
-    context: df.DurableOrchestrationContext, plan: dict[str, Any], specs: list[dict[str, Any]]
-) -> Steps:
-    results = []
-    for spec in specs:
-        context.set_custom_status({"step": f"align {spec['list']}"})
-        results.append((yield from sync_list(context, plan, spec)))
-    return results
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -67,7 +57,7 @@ def webhook_apply(context: df.DurableOrchestrationContext) -> Steps:
                 "since": request.get("since", ""),
             },
         )
-        aligned = yield from align(context, plan, found["lists"])
+        aligned = yield from sync_lists(context, plan, found["lists"])
     except Exception as exc:
         yield from fail(context, exc)
         raise
@@ -170,7 +160,7 @@ def poll_changes(context: df.DurableOrchestrationContext) -> Steps:
                 context, plan, "commitments_load", {}
             )
         polled = yield context.call_activity("poll_unsubscribed", run)
-        aligned = yield from align(context, plan, polled["lists"])
+        aligned = yield from sync_lists(context, plan, polled["lists"])
         actuals = None
         if polled.get("load_actuals"):
             actuals, runs["actuals"] = yield from start_work(

@@ -6,6 +6,7 @@ clock and posts entries) with a plain-HTTP loopback receiver."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,8 @@ from tests.sandbox.test_bc_kit import BcKit, WebhookReceiver, bc_error, bc_priva
 
 __all__ = ["bc_private"]
 
+# reference §8.6 retries after 60, 60, 60, 600 and 6,000 s; the --fast sandbox divides by 60
+FAST_RETRY_DELAYS_S = (1.0, 1.0, 1.0, 10.0, 100.0)
 ITEM_FIELDS = {
     "subscriptionId",
     "clientState",
@@ -230,14 +233,18 @@ def test_retriable_failures_are_retried(kit: BcKit, receiver: WebhookReceiver) -
 def test_a_non_retriable_answer_deletes_the_subscription(
     kit: BcKit, receiver: WebhookReceiver
 ) -> None:
-    sub = _subscribe(kit, receiver, "employees").json()
+    _subscribe(kit, receiver, "employees")
     receiver.statuses = [404]
     kit.control("bc/employees", {"action": "hire", "givenName": "Ida", "surname": "Lund"})
     kit.control("bc/webhooks/flush")
     receiver.wait_for(lambda: receiver.attempts >= 1)
     receiver.wait_for(lambda: kit.values("~/subscriptions") == [])
-    deleted = kit.http.get(f"{kit.info['bc']}/_sandbox/bc/subscriptions").json()
-    assert sub["subscriptionId"] not in {s["subscriptionId"] for s in deleted}
+    # dropped, not retried: nothing comes once a retry would be due, nor for later changes
+    kit.advance_clock(FAST_RETRY_DELAYS_S[0] + 1)
+    kit.control("bc/employees", {"action": "hire", "givenName": "Jon", "surname": "Lund"})
+    kit.control("bc/webhooks/flush")
+    time.sleep(0.5)
+    assert receiver.attempts == 1 and receiver.notifications == []
 
 
 def test_too_many_failures_delete_the_subscription(kit: BcKit, receiver: WebhookReceiver) -> None:
@@ -245,11 +252,19 @@ def test_too_many_failures_delete_the_subscription(kit: BcKit, receiver: Webhook
     receiver.statuses = [500] * 10
     kit.control("bc/employees", {"action": "hire", "givenName": "Max", "surname": "Roth"})
     kit.control("bc/webhooks/flush")
-    for attempt in range(1, 7):
-        receiver.wait_for(lambda a=attempt: receiver.attempts >= a)
-        kit.advance_clock(1001)  # beyond the longest --fast retry delay
+    receiver.wait_for(lambda: receiver.attempts >= 1)
+    for failed, delay in enumerate(FAST_RETRY_DELAYS_S, start=1):
+        # just before the delay (real time passes too: the 1 s delays get no clock move)
+        kit.advance_clock(max(delay - 2, 0))
+        time.sleep(0.3)
+        assert receiver.attempts == failed, f"retry {failed} came before its {delay} s"
+        kit.advance_clock(min(delay, 2) + 0.2)  # just past it
+        receiver.wait_for(lambda a=failed: receiver.attempts > a, timeout=2.0)
+    # the sixth attempt failed: more than five retries, the subscription is gone at once
     kit.token(fresh=True)
-    receiver.wait_for(lambda: kit.values("~/subscriptions") == [])
+    receiver.wait_for(lambda: kit.values("~/subscriptions") == [], timeout=2.0)
+    kit.advance_clock(60_000 / 60 + 1)  # the next delay there would have been
+    time.sleep(0.3)
     assert receiver.attempts == 6 and receiver.notifications == []
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.reference_sync import _import_summary, begin, fail, finish, import_staged
+from orchestrators.anaplan_tasks import import_staged
+from orchestrators.runs import begin, fail, finish, import_summary
 from orchestrators.waiting import Steps
 
 bp = df.Blueprint()
@@ -69,7 +70,7 @@ def load(
         imported, assembled = yield from send_to_anaplan(context, plan, run, work)
         accepted = bool(imported.get("successful")) and not imported.get("rejected")
         summary["file"] = {key: assembled[key] for key in ("rows", "sha256", "amount_sum")}
-        summary["import"] = _import_summary(imported)
+        summary["import"] = import_summary(imported)
     summary["committed"] = None
     if accepted:
         summary["committed"] = yield context.call_activity(

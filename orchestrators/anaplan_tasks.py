@@ -33,6 +33,7 @@ ACTIVITY_START_EXPORT = "anaplan_start_export"
 ACTIVITY_DOWNLOAD_EXPORT = "anaplan_download_export"
 ACTIVITY_WATERMARK = "anaplan_task_watermark"
 DEFAULT_DEADLINE_S = 3600.0
+IMPORT_ORCHESTRATION = "anaplan_import"
 
 
 def _held(context: df.DurableOrchestrationContext, spec: dict[str, Any], kind: str) -> Steps:
@@ -71,6 +72,21 @@ def export_file(
         "anaplan_export",
         action_spec(context, plan, action_name, step),
         instance_id=f"{context.instance_id}:{step}",
+    )
+    return result
+
+
+def import_staged(
+    context: df.DurableOrchestrationContext,
+    plan: dict[str, Any],
+    action_name: str,
+    staged_blob: str,
+    step: str,
+) -> Steps:
+    """Run one import of a staged file under the model lock (a sub-orchestration)."""
+    spec = action_spec(context, plan, action_name, f"import:{step}", staged_blob=staged_blob)
+    result = yield context.call_sub_orchestrator(
+        IMPORT_ORCHESTRATION, spec, instance_id=f"{context.instance_id}:import:{step}"
     )
     return result
 

@@ -16,7 +16,7 @@ import azure.durable_functions as df
 
 from bc_anaplan import workkeys
 from orchestrators.anaplan_tasks import export_file
-from orchestrators.reference_sync import begin, fail, finish
+from orchestrators.runs import begin, fail, finish
 from orchestrators.waiting import Steps
 
 bp = df.Blueprint()

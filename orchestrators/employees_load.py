@@ -10,14 +10,9 @@ from __future__ import annotations
 import azure.durable_functions as df
 
 from orchestrators.actuals_load import align_reference_data
-from orchestrators.reference_sync import (
-    _import_summary,
-    begin,
-    fail,
-    finish,
-    import_staged,
-    sync_list,
-)
+from orchestrators.anaplan_tasks import import_staged
+from orchestrators.reference_sync import sync_list
+from orchestrators.runs import begin, fail, finish, import_summary
 from orchestrators.waiting import Steps
 
 bp = df.Blueprint()
@@ -53,7 +48,7 @@ def employees_load(context: df.DurableOrchestrationContext) -> Steps:
     summary = {
         "reference_sync": reference,
         "employees": employees,
-        "headcount": _import_summary(headcount),
+        "headcount": import_summary(headcount),
     }
     result = yield from finish(context, summary)
     return {**result, "summary": summary}

@@ -15,7 +15,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from orchestrators.anaplan_tasks import export_file
-from orchestrators.reference_sync import begin, fail, finish
+from orchestrators.runs import begin, fail, finish
 from orchestrators.waiting import Steps
 
 bp = df.Blueprint()

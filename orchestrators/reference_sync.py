@@ -11,46 +11,14 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrators.anaplan_tasks import action_spec
+from orchestrators.anaplan_tasks import import_staged
+from orchestrators.runs import begin, fail, finish, import_summary
 from orchestrators.waiting import Steps
 
 bp = df.Blueprint()
 
-ACTIVITY_BEGIN_RUN = "begin_run"
-ACTIVITY_END_RUN = "end_run"
 ACTIVITY_PREPARE_LIST = "prepare_list_sync"
 ACTIVITY_FINISH_LIST = "finish_list_sync"
-IMPORT_ORCHESTRATION = "anaplan_import"
-
-
-def begin(context: df.DurableOrchestrationContext, flow: str) -> Steps:
-    request = context.get_input() or {}
-    plan = yield context.call_activity(
-        ACTIVITY_BEGIN_RUN,
-        {
-            "run_id": context.instance_id,
-            "flow": flow,
-            "trigger": request.get("trigger") or "cli",
-            "pipeline": request.get("pipeline"),
-            "input": request,
-        },
-    )
-    return request, plan
-
-
-def import_staged(
-    context: df.DurableOrchestrationContext,
-    plan: dict[str, Any],
-    action_name: str,
-    staged_blob: str,
-    step: str,
-) -> Steps:
-    """Run one import of a staged file under the model lock (a sub-orchestration)."""
-    spec = action_spec(context, plan, action_name, f"import:{step}", staged_blob=staged_blob)
-    result = yield context.call_sub_orchestrator(
-        IMPORT_ORCHESTRATION, spec, instance_id=f"{context.instance_id}:import:{step}"
-    )
-    return result
 
 
 def sync_list(
@@ -71,19 +39,8 @@ def sync_list(
         "list": spec["list"],
         "drift": prepared["drift"],
         "rows_sent": prepared["rows"],
-        "import": _import_summary(imported),
+        "import": import_summary(imported),
         "mapping": mapping,
-    }
-
-
-def _import_summary(result: dict[str, Any] | None) -> dict[str, Any] | None:
-    if result is None:
-        return None
-    return {
-        "state": result.get("state"),
-        "successful": result.get("successful"),
-        "rejected": result.get("rejected", 0),
-        "counts": result.get("counts"),
     }
 
 
@@ -97,22 +54,6 @@ def sync_lists(
         )
         results.append((yield from sync_list(context, plan, spec)))
     return results
-
-
-def finish(
-    context: df.DurableOrchestrationContext, summary: dict[str, Any], state: str | None = None
-) -> Steps:
-    result = yield context.call_activity(
-        ACTIVITY_END_RUN, {"run_id": context.instance_id, "summary": summary, "state": state}
-    )
-    context.set_custom_status({"step": "done", "state": result["state"]})
-    return result
-
-
-def fail(context: df.DurableOrchestrationContext, error: Exception) -> Steps:
-    yield context.call_activity(
-        ACTIVITY_END_RUN, {"run_id": context.instance_id, "error": str(error)[:2000]}
-    )
 
 
 @bp.orchestration_trigger(context_name="context")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from orchestrators.reference_sync import fail, finish
+from orchestrators.runs import fail, finish
 from orchestrators.waiting import Steps
 
 bp = df.Blueprint()

@@ -33,7 +33,9 @@ from typing import Any
 import azure.durable_functions as df
 
 from bc_anaplan import workkeys
-from orchestrators.reference_sync import begin, fail, finish, import_staged, sync_lists
+from orchestrators.anaplan_tasks import import_staged
+from orchestrators.reference_sync import sync_lists
+from orchestrators.runs import begin, fail, finish
 from orchestrators.waiting import Steps
 
 bp = df.Blueprint()

@@ -7,6 +7,8 @@ file and Anaplan's copy of it are removed at the end, successful or not (persona
 
 from __future__ import annotations
 
+import contextlib
+
 import azure.durable_functions as df
 
 from orchestrators.actuals_load import align_reference_data
@@ -40,11 +42,14 @@ def employees_load(context: df.DurableOrchestrationContext) -> Steps:
             headcount = yield from import_staged(
                 context, plan, plan["headcount_import"], staged["staged_blob"], "headcount"
             )
-    except Exception as exc:
         yield context.call_activity(ACTIVITY_FORGET_PERSONAL, run)
-        yield from fail(context, exc)
+    except Exception as exc:
+        yield from fail(context, exc)  # first: the run record must not stay "running"
+        # then forget; if that fails too, the run still fails with the original error (the
+        # forget activity's own failure is in its log)
+        with contextlib.suppress(Exception):
+            yield context.call_activity(ACTIVITY_FORGET_PERSONAL, run)
         raise
-    yield context.call_activity(ACTIVITY_FORGET_PERSONAL, run)
     summary = {
         "reference_sync": reference,
         "employees": employees,

@@ -21,10 +21,11 @@ import azure.functions as func
 from bc_anaplan.config import ConfigError
 from bc_anaplan.ops.requests import OpsError, json_object
 from entities.model_lock import ENTITY_NAME
+from triggers import starting
 
 log = logging.getLogger("triggers.ops")
 
-ACTIVE = ("Running", "Pending")
+ACTIVE = tuple(status.value for status in starting.ACTIVE)  # as ``durable_status`` names them
 
 
 def json_response(

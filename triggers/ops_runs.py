@@ -33,6 +33,7 @@ from bc_anaplan.ops import report, requests, views
 from bc_anaplan.ops.notify import notify_run_end
 from bc_anaplan.ops.requests import OpsError, StartSpec
 from bc_anaplan.runtime import Runtime, get_runtime
+from triggers import starting
 from triggers.ops_http import (
     ACTIVE,
     accepted,
@@ -46,8 +47,6 @@ from triggers.ops_http import (
 from triggers.starting import start_unless_running
 
 bp = df.Blueprint()
-
-ACTIVE_STATUSES = [df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending]
 
 
 @bp.route(route="runs/{flow}", methods=["POST"])
@@ -263,11 +262,7 @@ async def _terminate(
         state = status["runtime_status"] if status else "unknown to the task hub"
         raise OpsError(409, "NotRunning", f"run {run_id} is not running ({state})")
     children = await client.get_status_by(
-        instance_id_prefix=f"{run_id}:",
-        runtime_status=[
-            df.OrchestrationRuntimeStatus.Running,
-            df.OrchestrationRuntimeStatus.Pending,
-        ],
+        instance_id_prefix=f"{run_id}:", runtime_status=starting.ACTIVE
     )
     ended = [run_id, *(str(c.instance_id) for c in children if c.instance_id)]
     for instance in ended:

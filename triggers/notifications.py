@@ -152,7 +152,8 @@ async def bc_notifications(
     except BadNotification as exc:
         return problem(400, str(exc))
     runtime = get_runtime()
-    if not authentic(items, runtime.secrets.get("bc_webhook_client_state")):
+    secret = await asyncio.to_thread(runtime.secrets.get, "bc_webhook_client_state")
+    if not authentic(items, secret):
         log.warning("rejected a notification delivery with a wrong clientState")
         return problem(401, "clientState does not match")
     try:
@@ -173,7 +174,8 @@ async def start_runs(
 ) -> dict[str, Any]:
     """Start the work for the items not seen before (the order is in the module docstring)."""
     runtime = get_runtime()
-    known = {s["RowKey"]: s for s in SubscriptionStore(runtime).all()}
+    subscriptions = await asyncio.to_thread(SubscriptionStore(runtime).all)
+    known = {s["RowKey"]: s for s in subscriptions}
     ours: list[dict[str, str]] = []
     for item in items:
         if safe_key(item["subscriptionId"]) in known:

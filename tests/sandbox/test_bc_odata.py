@@ -75,6 +75,30 @@ def test_or_on_one_field_works_but_not_across_fields(bc: BcKit) -> None:
     assert message == "The 'OR' operator is not supported on distinct fields on an OData filter."
 
 
+def test_substring_is_supported(bc: BcKit) -> None:
+    accounts = bc.values("/accounts")
+    expected = sorted(a["number"] for a in accounts if a["number"][1:3] == "60")
+    assert expected
+    for expression in ("substring(number, 1, 2) eq '60'", "startswith(substring(number, 1), '60')"):
+        found = bc.values("/accounts", **{"$filter": expression})
+        assert sorted(a["number"] for a in found) == expected, expression
+    tail = bc.values("/accounts", **{"$filter": "tolower(substring(displayName, 2)) ne ''"})
+    assert sorted(a["number"] for a in tail) == sorted(
+        a["number"] for a in accounts if a["displayName"][2:]
+    )
+    for wrong in ("substring(number) eq '6'", "substring(blocked, 1) eq 'x'"):
+        assert "No function signature for the function with name 'substring'" in bc_error(
+            bc.get("/accounts", **{"$filter": wrong}), 400, "BadRequest"
+        )
+
+
+def test_not_is_refused(bc: BcKit) -> None:
+    message = bc_error(
+        bc.get("/accounts", **{"$filter": "not (number eq '66010')"}), 400, "BadRequest"
+    )
+    assert message == "The 'NOT' operator is not supported on an OData filter."
+
+
 @pytest.mark.parametrize("option", ["$filter", "$select", "$orderby"])
 def test_unknown_property_is_bcs_400(bc: BcKit, option: str) -> None:
     value = {"$filter": "balance gt 0", "$select": "number,balance", "$orderby": "balance"}[option]

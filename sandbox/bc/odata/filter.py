@@ -1,10 +1,11 @@
 """``$filter`` as Business Central accepts it, parsed against an entity type's declared fields.
 
-Supported: ``eq ne gt ge lt le``, ``and``, ``or`` (on one field only: BC rejects ``or`` across
-distinct fields), ``not``, parentheses, ``startswith/endswith/contains`` and
-``tolower/toupper``. Literals follow OData v4 as BC applies it: datetimes, dates and GUIDs
-unquoted, strings and enum names quoted (escaped ``_x0020_`` or plain). A literal of the wrong type
-for its field is BC's "incompatible types" error, not a silent non-match.
+Supported (reference §5.1): ``eq ne gt ge lt le``, ``and``, ``or`` (on one field only: BC
+rejects ``or`` across distinct fields), parentheses, ``startswith/endswith/contains``,
+``substring`` and ``tolower/toupper``; ``not`` is not in the reference's list and is refused.
+Literals follow OData v4 as BC applies it: datetimes, dates and GUIDs unquoted, strings and enum
+names quoted (escaped ``_x0020_`` or plain). A literal of the wrong type for its field is BC's
+"incompatible types" error, not a silent non-match.
 
 The parsed tree compiles to a predicate over typed rows, and exposes the range bounds an
 ``and``-chain puts on one field, which the lazy ledger uses to skip straight to the matching
@@ -59,6 +60,10 @@ class Token:
     pos: int
 
 
+# ``substring(field, start[, length])``: zero-based start, optional length
+Cut = tuple[int, int | None]
+
+
 @dataclass(frozen=True)
 class Literal:
     edm: str  # OData type of the literal as written
@@ -71,6 +76,7 @@ class Compare:
     op: str
     value: Any  # typed like the field's row values
     transform: str | None = None
+    cut: Cut | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class StringFunction:
     field: Field
     value: str
     transform: str | None = None
+    cut: Cut | None = None
 
 
 @dataclass(frozen=True)
@@ -88,12 +95,7 @@ class BoolOp:
     right: Node
 
 
-@dataclass(frozen=True)
-class Not:
-    operand: Node
-
-
-Node = Compare | StringFunction | BoolOp | Not
+Node = Compare | StringFunction | BoolOp
 
 
 def syntax_error(pos: int, text: str) -> BcError:
@@ -140,6 +142,10 @@ class _Parser:
         token = self.peek()
         return token is not None and token.kind == "name" and token.text == word
 
+    def is_punct(self, text: str) -> bool:
+        token = self.peek()
+        return token is not None and token.kind == "punct" and token.text == text
+
     def parse(self) -> Node:
         node = self.parse_or()
         token = self.peek()
@@ -163,8 +169,7 @@ class _Parser:
 
     def parse_unary(self) -> Node:
         if self.is_word("not"):
-            self.take()
-            return Not(self.parse_unary())
+            raise bad_request("The 'NOT' operator is not supported on an OData filter.")
         token = self.peek()
         if token is not None and token.text == "(":
             self.take()
@@ -175,24 +180,47 @@ class _Parser:
             return self.parse_string_function()
         return self.parse_comparison()
 
-    def parse_operand_field(self) -> tuple[Field, str | None]:
+    def parse_operand_field(self) -> tuple[Field, str | None, Cut | None]:
+        """A field, maybe inside ``tolower``/``toupper`` and ``substring``."""
         token = self.take()
         if token.kind != "name":
             raise syntax_error(token.pos, self.text)
         if token.text in TRANSFORMS:
             self.expect("(")
-            field, _ = self.parse_operand_field()
+            field, _, cut = self.parse_operand_field()
             self.expect(")")
-            return field, token.text
+            return field, token.text, cut
+        if token.text == "substring" and self.is_punct("("):
+            self.expect("(")
+            field, transform, inner = self.parse_operand_field()
+            numbers = []
+            while self.is_punct(","):
+                self.take()
+                numbers.append(self.parse_literal())
+            self.expect(")")
+            if (
+                inner is not None
+                or field.kind not in (Kind.STRING, Kind.ENUM, Kind.AMOUNT_TEXT)
+                or len(numbers) not in (1, 2)
+                or any(n.edm != "Edm.Int32" or n.value < 0 for n in numbers)
+            ):
+                raise bad_request(
+                    "No function signature for the function with name 'substring' matches the "
+                    "specified arguments. The function signatures considered are: "
+                    "substring(Edm.String Nullable=true, Edm.Int32); "
+                    "substring(Edm.String Nullable=true, Edm.Int32, Edm.Int32)."
+                )
+            length = numbers[1].value if len(numbers) == 2 else None
+            return field, transform, (numbers[0].value, length)
         field = self.entity.field(token.text)
         if field is None:
             raise unknown_property(token.text, self.entity.name)
-        return field, None
+        return field, None, None
 
     def parse_string_function(self) -> Node:
         function = self.take().text
         self.expect("(")
-        field, transform = self.parse_operand_field()
+        field, transform, cut = self.parse_operand_field()
         self.expect(",")
         literal = self.parse_literal()
         self.expect(")")
@@ -202,14 +230,22 @@ class _Parser:
                 f"specified arguments. The function signatures considered are: "
                 f"{function}(Edm.String Nullable=true, Edm.String Nullable=true)."
             )
-        return StringFunction(function, field, str(literal.value), transform)
+        return StringFunction(function, field, str(literal.value), transform, cut)
 
     def parse_comparison(self) -> Node:
-        field, transform = self.parse_operand_field()
+        field, transform, cut = self.parse_operand_field()
         op_token = self.take()
         if op_token.kind != "name" or op_token.text not in OPERATORS:
             raise syntax_error(op_token.pos, self.text)
         literal = self.parse_literal()
+        if cut is not None:  # a substring is text, whatever the field's enum options
+            if literal.edm != "Edm.String":
+                raise bad_request(
+                    "A binary operator with incompatible types was detected. Found operand types "
+                    f"'Edm.String' and '{literal.edm}' for operator kind "
+                    f"'{OPERATORS[op_token.text]}'."
+                )
+            return Compare(field, op_token.text, literal.value, transform, cut)
         return Compare(field, op_token.text, coerce(field, op_token.text, literal), transform)
 
     def parse_literal(self) -> Literal:
@@ -293,8 +329,6 @@ def parse_filter(text: str, entity: EntityType) -> Node:
 def _fields(node: Node) -> set[str]:
     if isinstance(node, Compare | StringFunction):
         return {node.field.name}
-    if isinstance(node, Not):
-        return _fields(node.operand)
     return _fields(node.left) | _fields(node.right)
 
 
@@ -306,8 +340,6 @@ def _check_or(node: Node) -> None:
             )
         _check_or(node.left)
         _check_or(node.right)
-    elif isinstance(node, Not):
-        _check_or(node.operand)
 
 
 def compile_filter(node: Node | None) -> Predicate:
@@ -318,10 +350,8 @@ def compile_filter(node: Node | None) -> Predicate:
         if node.op == "and":
             return lambda row: left(row) and right(row)
         return lambda row: left(row) or right(row)
-    if isinstance(node, Not):
-        inner = compile_filter(node.operand)
-        return lambda row: not inner(row)
     name = node.field.name
+    text = _text_of(node.field, node.cut)
     if isinstance(node, StringFunction):
         needle = node.value.casefold()
         test = {
@@ -329,7 +359,7 @@ def compile_filter(node: Node | None) -> Predicate:
             "endswith": str.endswith,
             "contains": str.__contains__,
         }[node.function]
-        return lambda row: test(str(row.get(name) or "").casefold(), needle)
+        return lambda row: test(text(row), needle)
     # BC's database collation compares text case-insensitively, so tolower/toupper change nothing
     value = node.value.casefold() if isinstance(node.value, str) else node.value
     compare: Callable[[Any, Any], bool] = {
@@ -341,8 +371,18 @@ def compile_filter(node: Node | None) -> Predicate:
         "le": lambda a, b: a is not None and b is not None and a <= b,
     }[node.op]
     if isinstance(value, str):
-        return lambda row: compare(str(row.get(name) or "").casefold(), value)
+        return lambda row: compare(text(row), value)
     return lambda row: compare(row.get(name), value)
+
+
+def _text_of(field: Field, cut: Cut | None) -> Callable[[Row], str]:
+    """A row's text in a field, cut by ``substring``, case-folded (BC's collation)."""
+    name = field.name
+    if cut is None:
+        return lambda row: str(row.get(name) or "").casefold()
+    start, length = cut
+    end = None if length is None else start + length
+    return lambda row: str(row.get(name) or "")[start:end].casefold()
 
 
 @dataclass(frozen=True)
@@ -358,7 +398,12 @@ class Bounds:
 def bounds(node: Node | None, field_name: str) -> Bounds:
     result = Bounds()
     for term in _conjuncts(node):
-        if not isinstance(term, Compare) or term.field.name != field_name or term.transform:
+        if (
+            not isinstance(term, Compare)
+            or term.field.name != field_name
+            or term.transform
+            or term.cut
+        ):
             continue
         if term.op in ("eq", "gt", "ge") and (result.lo is None or term.value >= result.lo):
             inclusive = term.op != "gt"

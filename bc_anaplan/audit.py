@@ -51,8 +51,14 @@ RECORD_KINDS = (
 _MAX_PROPERTY_CHARS = 30_000  # Table Storage caps string properties at 32K UTF-16 chars
 
 
+def instant(moment: datetime) -> str:
+    """``moment`` as the audit trail writes instants (UTC, milliseconds, ``Z``): text that sorts
+    and compares like the time it names."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return instant(datetime.now(UTC))
 
 
 def _json(value: Any) -> str:

@@ -27,12 +27,12 @@ from datetime import UTC, datetime, timedelta
 import azure.durable_functions as df
 import azure.functions as func
 
-from bc_anaplan.audit import AuditRecord, utc_now
+from bc_anaplan.audit import AuditRecord, instant, utc_now
 from bc_anaplan.config import ConfigError
 from bc_anaplan.ops import ping as fit_check
 from bc_anaplan.ops import requests
 from bc_anaplan.ops.requests import LockRelease, OpsError
-from bc_anaplan.ops.retention import OPS_PARTITION, cutoff_for, instant
+from bc_anaplan.ops.retention import OPS_PARTITION, cutoff_for
 from bc_anaplan.runtime import Runtime, get_runtime
 from entities.model_lock import ENTITY_NAME
 from triggers.ops_http import accepted, body_of, handle, json_response, lock_state

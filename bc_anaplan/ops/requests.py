@@ -22,7 +22,7 @@ from typing import Any
 from bc_anaplan import workkeys
 from bc_anaplan.anaplan.errors import InvalidIdError
 from bc_anaplan.anaplan.ids import model_id, workspace_id
-from bc_anaplan.audit import FINAL_STATES
+from bc_anaplan.audit import FINAL_STATES, instant
 from bc_anaplan.config import ConfigError, Settings
 from bc_anaplan.flows.runs import FLOWS
 from bc_anaplan.periods import Period
@@ -265,10 +265,7 @@ def iso_instant(text: str) -> str:
             f"'since' must be an ISO 8601 date or date-time, e.g. 2026-11-01 or "
             f"2026-11-01T02:00:00Z, got {text!r}"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return instant(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from bc_anaplan.audit import RUNS_PARTITION, StepRecord, utc_now
+from bc_anaplan.audit import RUNS_PARTITION, StepRecord, instant, utc_now
 from bc_anaplan.runtime import Runtime
 from bc_anaplan.storage import MAX_BATCH, safe_key, unsafe_key
 
@@ -38,12 +38,6 @@ RUNS_PER_BATCH = 50
 PARALLEL_RUNS = 8  # runs of a batch purged at once (storage calls wait on the network)
 OPS_PARTITION = "ops"  # audit rows about no single run (forced lock releases)
 STALE_RUNNING = timedelta(days=30)
-
-
-def instant(moment: datetime) -> str:
-    """``moment`` as the audit trail writes instants (UTC, milliseconds, ``Z``)."""
-    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
 
 
 def cutoff_for(days: int, now: datetime | None = None) -> datetime:

@@ -23,12 +23,12 @@ import orjson
 
 from bc_anaplan.bc.client import BcClient
 from bc_anaplan.bc.errors import BcDecodeError, BcError, error_from_body
+from bc_anaplan.http import RETRY_STATUSES
 
 MAX_OPERATIONS = 100
 # never written by the connector: the ledger and the chart of accounts are authoritative, and
 # journals are posted by people after review
 _FORBIDDEN_WRITE = re.compile(r"(Microsoft\.NAV\.|generalLedgerEntries|(^|/)accounts\b)", re.I)
-_TRANSIENT = frozenset({0, 408, 429, 500, 502, 503, 504})
 T = TypeVar("T")
 
 
@@ -64,7 +64,7 @@ class BatchOutcome:
     @property
     def transient(self) -> bool:
         """Not processed, or failed in a way worth retrying (after reconciling)."""
-        return self.status in _TRANSIENT
+        return self.status == 0 or self.status in RETRY_STATUSES
 
     def error(self) -> BcError:
         return error_from_body(self.status, self.body)

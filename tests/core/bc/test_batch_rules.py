@@ -69,6 +69,16 @@ def test_outcome_classes() -> None:
     assert (failed.error().code, failed.error().message) == ("BadRequest", "Bad.")
 
 
+@pytest.mark.parametrize("status", [0, 408, 429, 500, 502, 503, 504])
+def test_unprocessed_and_retriable_operations_are_transient(status: int) -> None:
+    assert BatchOutcome("1", status).transient
+
+
+@pytest.mark.parametrize("status", [200, 201, 204, 400, 401, 403, 404, 409, 412, 501])
+def test_other_outcomes_are_not_transient(status: int) -> None:
+    assert not BatchOutcome("1", status).transient
+
+
 def test_chunks_of_one_hundred() -> None:
     assert [len(c) for c in chunked(list(range(250)))] == [100, 100, 50]
 

@@ -2,8 +2,8 @@
 
 A private sandbox for the module; the tests run in order and build on each other (approve,
 stop under all-or-nothing, write under continue, rerun unchanged, replace a changed version).
-What BC holds is read straight from the journal; what Anaplan exported is read back from the
-run's staged export.
+What BC holds is read straight from the journal; what Anaplan holds is read through the
+sandbox's inspection endpoints (the Budget module's cells), never from the connector's files.
 
 The export of the approved version carries, besides valid lines, an account BC does not have
 (a planner added it in Anaplan), lines on a cost center gone from BC (CC990), and lines on a
@@ -34,6 +34,7 @@ from bc_anaplan.bc.journal import delete_lines, plan_document_number
 from bc_anaplan.bc.records import JournalLine
 from bc_anaplan.flows.writeback import WritebackState, plan_version_key
 from bc_anaplan.runtime import environment
+from tests.reliability.harness import bc_writes, budget_by_account
 from tests.support.connector import (
     ConnectorUnderTest,
     Sandbox,
@@ -75,28 +76,6 @@ def revision_lines(c: ConnectorUnderTest, version: str) -> list[JournalLine]:
     state = WritebackState(c.rt).get("fpa", version)
     document = plan_document_number(plan_version_key(version, state["CurrentRevision"]))
     return [line for line in journal(c) if line.document_number == document]
-
-
-def export_totals(c: ConnectorUnderTest, run_id: str, version: str) -> dict[str, Decimal]:
-    rows = c.rt.staging.read(f"fpa/{run_id}/export.csv.gz")
-    header = next(rows)
-    at = {name: i for i, name in enumerate(header)}
-    totals: dict[str, Decimal] = {}
-    for row in rows:
-        if (
-            row[at["Versions"]] == version
-            and row[at["Cost Centers"]] != "CC990"
-            and row[at["GL Accounts"]] != UNKNOWN_ACCOUNT[0]
-        ):
-            account = row[at["GL Accounts"]]
-            totals[account] = totals.get(account, Decimal(0)) + Decimal(row[at["Amount"]])
-    return totals
-
-
-def bc_writes(c: ConnectorUnderTest) -> int:
-    return sum(
-        r["count"] for r in c.sandbox.requests("bc") if r["method"] in ("POST", "PATCH", "DELETE")
-    )
 
 
 def run_writeback(c: ConnectorUnderTest, **extra: Any) -> dict[str, Any]:
@@ -163,7 +142,7 @@ def test_all_or_nothing_stops_before_bc_is_touched(app: ConnectorUnderTest) -> N
     result = run_writeback(app)
     assert result["state"] == "failed"
     assert "nothing was written to BC" in result["summary"]["stopped"]
-    assert bc_writes(app) == 0 and journal(app) == []
+    assert bc_writes(app.sandbox) == 0 and journal(app) == []
     rejected = list(app.rt.audit.records(result["run_id"], "rejected"))
     unknown = [r for r in rejected if UNKNOWN_ACCOUNT[0] in r.reason]
     assert len(unknown) == 3 and all("no BC account" in r.reason for r in unknown)
@@ -229,13 +208,16 @@ def test_after_the_fix_a_rerun_completes_then_nothing_changes(app: ConnectorUnde
     assert result["summary"]["written"]["reconciliation"]["matches"]
     lines = revision_lines(app, VERSION)
     assert len(lines) == result["summary"]["validation"]["valid_lines"]
-    # sum by account of the export equals the sum of BC's draft lines, to the cent
+    # BC's draft lines, summed by account, equal Anaplan's Budget cells of the version to the
+    # cent, less the lines that can never be written (CC990 is gone from BC, 69990 never was)
     bc_totals: dict[str, Decimal] = {}
     for line in lines:
         bc_totals[line.account_number] = (
             bc_totals.get(line.account_number, Decimal(0)) + line.amount
         )
-    assert bc_totals == export_totals(app, result["run_id"], VERSION)
+    never_written = {"Cost Centers": {"CC990"}, "GL Accounts": {UNKNOWN_ACCOUNT[0]}}
+    in_anaplan = budget_by_account(app, VERSION, excluding=never_written)
+    assert {a: t for a, t in bc_totals.items() if t} == in_anaplan
     again = run_writeback(app, policy="continue")
     assert again["state"] == "unchanged"
     assert len(revision_lines(app, VERSION)) == len(lines)
@@ -300,7 +282,7 @@ def test_a_failed_export_never_reaches_bc(app: ConnectorUnderTest) -> None:
         app.sandbox.post("anaplan_api", "/_sandbox/anaplan/hold", {"enabled": False})
     status = app.host.wait_for(iid, timeout_s=120)
     assert status.runtime_status == "Failed"
-    assert bc_writes(app) == 0
+    assert bc_writes(app.sandbox) == 0
     run = app.rt.audit.get_run("cancelled-export")
     assert run is not None and "CANCELLED" in run["error"]
 

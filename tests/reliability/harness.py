@@ -8,7 +8,7 @@ and the exactly-once checks made from the services' own records (never from the 
 * ``tasks_per_action`` counts Anaplan tasks per action from the sandbox's task log;
   ``journal_rows`` reads the PLAN journal straight from BC (raw JSON, duplicates kept);
   ``statuses`` counts answers per HTTP status from the sandbox's request log (0 = connection
-  closed by a fault).
+  closed by a fault); ``bc_writes`` counts the requests that could have changed BC.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -81,6 +81,15 @@ def request_count(sandbox: Sandbox, service: str, method: str, route_suffix: str
     )
 
 
+def bc_writes(sandbox: Sandbox) -> int:
+    """Requests that could change BC (POST, PATCH, DELETE) in the sandbox's request log."""
+    return sum(
+        int(r["count"])
+        for r in sandbox.requests("bc")
+        if r["method"] in ("POST", "PATCH", "DELETE")
+    )
+
+
 def journal_rows(bc: BcClient, journal: str = "PLAN") -> list[dict[str, Any]]:
     """Every line of the journal batch exactly as BC lists it: raw JSON, duplicates kept.
 
@@ -117,11 +126,17 @@ def lines_by_account(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
     return {a: t for a, t in totals.items() if t}
 
 
-def budget_by_account(c: ConnectorUnderTest, version: str) -> dict[str, Decimal]:
-    """The approved figures as Anaplan holds them, per account, each cell rounded to cents."""
+def budget_by_account(
+    c: ConnectorUnderTest, version: str, excluding: Mapping[str, Collection[str]] | None = None
+) -> dict[str, Decimal]:
+    """The approved figures as Anaplan holds them, per account, each cell rounded to cents;
+    ``excluding``: cells on these members (dimension -> member codes) are left out."""
     totals: dict[str, Decimal] = {}
     for cell in c.sandbox.cells("Budget", Versions=version):
-        account = cell["dimensions"]["GL Accounts"].split(" ", 1)[0]
+        codes = {d: member.split(" ", 1)[0] for d, member in cell["dimensions"].items()}
+        if any(codes.get(d) in members for d, members in (excluding or {}).items()):
+            continue
+        account = codes["GL Accounts"]
         totals[account] = totals.get(account, Decimal(0)) + to_cents(Decimal(str(cell["value"])))
     return {a: t for a, t in totals.items() if t}
 

@@ -23,6 +23,7 @@ import pytest
 from tests.reliability.harness import (
     EXPORT_APPROVED_BUDGET,
     assert_no_duplicate_lines,
+    bc_writes,
     revision_rows,
 )
 from tests.reliability.hostile import TamperingProxy, connector_behind_proxy
@@ -97,12 +98,6 @@ def serve_export(hostile: TamperingProxy, content: bytes) -> None:
     hostile.serve(export_chunk, chunk)
 
 
-def bc_writes(c: ConnectorUnderTest) -> int:
-    return sum(
-        r["count"] for r in c.sandbox.requests("bc") if r["method"] in ("POST", "PATCH", "DELETE")
-    )
-
-
 def writeback(c: ConnectorUnderTest, policy: str | None = None) -> dict[str, Any]:
     c.sandbox.http.delete(c.sandbox.info["bc"] + "/_sandbox/requests")
     iid = f"writeback-{uuid.uuid4().hex[:8]}"
@@ -134,7 +129,7 @@ def test_broken_quoting_stops_the_writeback_with_a_clear_error(
     run = writeback(app)
     assert run["runtime_status"] == "Failed" and run["state"] == "failed"
     assert message in run["error"], run["error"][:300]
-    assert bc_writes(app) == 0
+    assert bc_writes(app.sandbox) == 0
 
 
 def test_invalid_utf8_stops_the_writeback_with_a_clear_error(
@@ -145,7 +140,7 @@ def test_invalid_utf8_stops_the_writeback_with_a_clear_error(
     )
     run = writeback(app)
     assert run["state"] == "failed" and "not valid UTF-8" in run["error"], run["error"][:300]
-    assert bc_writes(app) == 0
+    assert bc_writes(app.sandbox) == 0
 
 
 BAD_AMOUNTS = {3: "abc", 4: "1.2.3", 5: "NaN", 6: "1e3", 7: "", 8: "12,50"}
@@ -165,7 +160,7 @@ def test_non_numeric_amounts_stop_all_or_nothing_before_bc(
     run = writeback(app)
     assert run["state"] == "failed", run
     assert "nothing was written to BC" in run["output"]["summary"]["stopped"]
-    assert bc_writes(app) == 0
+    assert bc_writes(app.sandbox) == 0
     rejected = list(app.rt.audit.records(run["run_id"], "rejected"))
     assert len(rejected) == len(BAD_AMOUNTS)
     assert all("amount" in r.reason for r in rejected), [r.reason for r in rejected]
@@ -200,7 +195,7 @@ def test_a_row_with_an_extra_column_is_rejected_not_truncated(
     hostile.tamper(export_chunk, edit_lines({5: unquoted_thousands}))
     run = writeback(app)
     truncated = [line for line in revision_rows(app, VERSION) if line["amount"] == Decimal(1)]
-    assert run["state"] == "failed" and bc_writes(app) == 0, (run["state"], truncated)
+    assert run["state"] == "failed" and bc_writes(app.sandbox) == 0, (run["state"], truncated)
     assert "nothing was written to BC" in run["output"]["summary"]["stopped"]
     # the run failed because of that line, and only that line: it is the one rejected
     (rejected,) = app.rt.audit.records(run["run_id"], "rejected")
@@ -233,7 +228,7 @@ def test_a_100_mb_line_is_refused_without_harming_the_host(
     run = writeback(app)
     assert run["runtime_status"] == "Failed" and run["state"] == "failed", run["state"]
     assert message in run["error"], run["error"][:300]
-    assert bc_writes(app) == 0
+    assert bc_writes(app.sandbox) == 0
     hostile.clear()
     # the same host, the next run: the real export is written back
     again = writeback(app, policy="continue")

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from bc_anaplan.periods import Period
 from bc_anaplan.runtime import environment
 from tests.e2e.test_load_flows import assert_reconciled
+from tests.reliability.harness import tasks_per_action
 from tests.support.connector import (
     ConnectorUnderTest,
     Sandbox,
@@ -73,11 +73,6 @@ def anaplan_figures(sandbox: Sandbox) -> tuple[list[Any], dict[str, list[Any]]]:
         for name in SYNCED_LISTS
     }
     return cells, lists
-
-
-def tasks_per_action(sandbox: Sandbox) -> Counter[str]:
-    """Tasks per Anaplan action, from the sandbox's own task log."""
-    return Counter(str(t["objectId"]) for t in sandbox.tasks())
 
 
 def test_a_host_killed_mid_load_resumes_with_the_cells_of_an_uninterrupted_load(

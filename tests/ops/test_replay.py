@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -26,17 +25,11 @@ from bc_anaplan.bc import streams
 from bc_anaplan.bc.cursor import Cursor
 from bc_anaplan.periods import Period
 from tests.e2e.test_load_flows import assert_reconciled
-from tests.ops.conftest import OpsApp, ops_connector
+from tests.ops.conftest import OpsApp
 
 TRIAL_BALANCES = "/v2.0/{tenant}/{environment}/api/v2.0/companies({id})/trialBalances"
 GL_ENTRIES = "/v2.0/{tenant}/{environment}/api/v2.0/companies({id})/generalLedgerEntries"
 BALANCE_SHEET = ("Assets", "Liabilities", "Equity")
-
-
-@pytest.fixture(scope="module")
-def ops(azurite: str) -> Iterator[OpsApp]:
-    with ops_connector(azurite) as app:
-        yield app
 
 
 def path(run_id: str) -> str:

@@ -255,6 +255,12 @@ def _replay_work_key(rt: Runtime, plan: dict[str, Any], run_id: str) -> str:
 async def _terminate(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
+    """Terminate the run and its sub-runs, found by their ids (``<run id>:...``).
+
+    Work a run starts under its own work key -- a poll's actuals and commitments loads, an
+    approval watch's writebacks -- is not a sub-run: it keeps running (it guards itself against
+    a second start of that work) and is terminated by its own id.
+    """
     rt = get_runtime()
     reason = requests.terminate_reason(body_of(req))
     run_id, run, status = await _known_run(rt, client, req)

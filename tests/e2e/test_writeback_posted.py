@@ -15,6 +15,7 @@ tries to begin.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -22,8 +23,8 @@ from typing import Any
 import pytest
 
 from bc_anaplan.bc import streams
-from bc_anaplan.bc.journal import delete_lines, plan_document_number, posted_entries
-from bc_anaplan.bc.records import GlEntry, JournalLine
+from bc_anaplan.bc.journal import delete_lines, plan_document_number
+from bc_anaplan.bc.records import JournalLine
 from bc_anaplan.flows import writeback
 from bc_anaplan.flows.writeback import WritebackState, plan_version_key
 from tests.support.connector import ConnectorUnderTest, connector
@@ -93,8 +94,9 @@ def post_through_bc(c: ConnectorUnderTest, lines: list[JournalLine]) -> None:
 # --- what the tests read back --------------------------------------------------------------------
 
 
-def row_of(line: JournalLine | GlEntry) -> str:
-    return line.description[len(VERSION) + 1 :]
+def row_of(line: JournalLine | dict[str, Any]) -> str:
+    description = line["description"] if isinstance(line, dict) else line.description
+    return str(description)[len(VERSION) + 1 :]
 
 
 def plan_batch(c: ConnectorUnderTest) -> list[JournalLine]:
@@ -111,15 +113,33 @@ def current_lines(c: ConnectorUnderTest) -> dict[str, JournalLine]:
     return by_row
 
 
-def posted_by_row(c: ConnectorUnderTest) -> dict[str, list[GlEntry]]:
-    """Entries of every revision the version ever had, on the plan rows' own accounts."""
-    revisions = WritebackState(c.rt).get("fpa", VERSION)["Revisions"]
-    documents = [plan_document_number(plan_version_key(VERSION, r)) for r in revisions]
-    entries, _ = posted_entries(c.rt.bc(), documents)
+def ledger(c: ConnectorUnderTest) -> list[dict[str, Any]]:
+    """Every G/L entry exactly as BC lists it: raw JSON from BC's API, no connector decoding,
+    no filter (the company's whole ledger is a few thousand entries here)."""
+    bc = c.rt.bc()
+    url: str | None = bc.company_url("generalLedgerEntries")
+    params: dict[str, str] | None = {
+        "$select": "entryNumber,accountNumber,postingDate,documentNumber,description"
+    }
+    entries: list[dict[str, Any]] = []
+    while url:
+        page = json.loads(bc.get(url, params=params).content, parse_float=Decimal)
+        entries.extend(page["value"])
+        url, params = page.get("@odata.nextLink"), None
+    return entries
+
+
+def posted_by_row(c: ConnectorUnderTest) -> dict[str, list[dict[str, Any]]]:
+    """BC's G/L entries of the version's plan rows (plan document, the version's description),
+    on the rows' own accounts (not finance's balancing account), by row key."""
     balancing = balancing_account(c)
-    found: dict[str, list[GlEntry]] = {}
-    for entry in entries:
-        if entry.account_number != balancing:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for entry in ledger(c):
+        if (
+            entry["documentNumber"].startswith("PLAN-")
+            and entry["description"].startswith(VERSION + " ")
+            and entry["accountNumber"] != balancing
+        ):
             found.setdefault(row_of(entry), []).append(entry)
     return found
 

@@ -9,8 +9,11 @@ bookkeeping.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -21,6 +24,7 @@ from tests.support.connector import ConnectorUnderTest, amounts_by_account_perio
 from tests.support.processes import running_sandbox
 
 NAMING = PeriodNaming("MMM YY")
+BLANK = date(1, 1, 1)  # how BC's API shows a date that is not set
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +66,45 @@ def assert_reconciled(c: ConnectorUnderTest, periods: list[Period]) -> None:
                     account,
                     name,
                 )
+
+
+def employees_in_bc(c: ConnectorUnderTest) -> list[dict[str, Any]]:
+    """Every employee exactly as BC lists it (raw JSON), with its default dimensions."""
+    bc = c.rt.bc()
+    url: str | None = bc.company_url("employees")
+    params: dict[str, str] | None = {"$expand": "defaultDimensions"}
+    employees: list[dict[str, Any]] = []
+    while url:
+        page = bc.get(url, params=params).json()
+        employees.extend(page["value"])
+        url, params = page.get("@odata.nextLink"), None
+    return employees
+
+
+def employed_at_month_end(employees: list[dict[str, Any]], period: Period) -> Counter[str]:
+    """Head count per BC department at the last day of ``period``: employed on or before it
+    and not terminated by then (terminated on the last day: gone; BC writes no date as
+    0001-01-01, and a terminated employee without a date is gone)."""
+    end = period.last_day
+    counts: Counter[str] = Counter()
+    for employee in employees:
+        department = next(
+            (
+                d["dimensionValueCode"]
+                for d in employee.get("defaultDimensions") or []
+                if d["dimensionCode"] == "DEPARTMENT"
+            ),
+            None,
+        )
+        hired, left = (
+            date.fromisoformat(employee[f]) for f in ("employmentDate", "terminationDate")
+        )
+        if department is None or hired == BLANK or hired > end:
+            continue
+        still_there = left > end if left != BLANK else employee["status"] != "Terminated"
+        if still_there:
+            counts[department] += 1
+    return counts
 
 
 def test_reference_sync_fixes_the_seeded_drift(app: ConnectorUnderTest) -> None:
@@ -228,6 +271,18 @@ def test_employee_load_sends_no_personal_data(app: ConnectorUnderTest) -> None:
     }
     headcount = app.sandbox.cells("Headcount")
     assert headcount and all(Decimal(str(c["value"])) >= 0 for c in headcount)
+    # three of the months loaded, each against a count made from BC's own employee records
+    loaded = sorted({NAMING.parse(c["dimensions"]["Time"]) for c in headcount})
+    employees = employees_in_bc(app)
+    for period in (loaded[0], loaded[len(loaded) // 2], loaded[-1]):
+        in_anaplan = {
+            c["dimensions"]["Departments"].split(" ", 1)[0]: Decimal(str(c["value"]))
+            for c in app.sandbox.cells("Headcount", Time=NAMING.name(period))
+        }
+        expected = employed_at_month_end(employees, period)
+        assert sum(expected.values()) > 0, period
+        assert in_anaplan == {d: Decimal(expected.get(d, 0)) for d in in_anaplan}, period
+        assert set(expected) <= set(in_anaplan), (period, set(expected) - set(in_anaplan))
     leftovers = list(
         app.rt.staging.container.list_blobs(
             name_starts_with=f"fpa/{result['run_id']}/list-employees"

@@ -190,10 +190,21 @@ def test_duplicate_deliveries_start_one_run(app: ConnectorUnderTest) -> None:
     secret = app.rt.secrets.get("bc_webhook_client_state")
     sub = subscription_to(app, "employees")
     item = notification(sub, "00000000-0000-0000-0000-000000000001", "2026-11-26T01:02:03Z", secret)
+
+    def runs_for_item() -> list[str]:
+        """The host's webhook instances whose input names the item's resource."""
+        return [
+            s.instance_id
+            for s in webhook_runs(app)
+            if item["resource"] in (s.input or {}).get("resources", [])
+        ]
+
+    assert runs_for_item() == []
     first = deliver(app, item)
     second = deliver(app, item)
     assert len(first["started"]) == 1 and first["seen_before"] == 0
     assert second["started"] == [] and second["duplicates"] == [] and second["seen_before"] == 1
+    assert runs_for_item() == first["started"]  # the host holds exactly one run for it
     unknown = {"value": [{**item, "subscriptionId": "0" * 32}]}
     ignored = httpx.post(app.url + PATH, json=unknown)  # type: ignore[attr-defined]
     assert ignored.status_code == 202 and ignored.json()["ignored"] == 1

@@ -18,16 +18,9 @@ from decimal import Decimal
 
 from bc_anaplan.bc.client import BcClient
 from bc_anaplan.bc.cursor import Cursor
-from bc_anaplan.bc.encoding import InexactNumber, parse_date, to_decimal
-from bc_anaplan.bc.errors import BcDecodeError
+from bc_anaplan.bc.encoding import InexactNumber
 from bc_anaplan.bc.paging import Json, Resource, iter_pages_ahead
-from bc_anaplan.bc.records import (
-    BC_DECIMAL_MAX,
-    DimensionSetLine,
-    decode_dimension_set,
-    diagnose_entry,
-    entry_name,
-)
+from bc_anaplan.bc.records import DimensionSetLine, diagnose_entry, dimension_set, entry_core
 from bc_anaplan.bc.streams import DIMENSION_SET_LINES
 
 
@@ -50,20 +43,7 @@ class GlAmount:
 
 def decode_gl_amount(raw: Json) -> GlAmount:
     try:
-        posting_date = parse_date(raw["postingDate"])
-        if posting_date is None:
-            raise BcDecodeError(f"{entry_name(raw)} has a blank posting date")
-        number = raw["entryNumber"]
-        if not isinstance(number, int) or isinstance(number, bool):
-            raise TypeError("entryNumber")
-        debit, credit = to_decimal(raw["debitAmount"]), to_decimal(raw["creditAmount"])
-        # BC's decimals stop at +/-999,999,999,999,999.99: anything beyond (1e300, Infinity,
-        # NaN -- not compared, as it is not finite) is a broken payload, refused before it is
-        # summed into a cell Anaplan would accept
-        if not (debit.is_finite() and -BC_DECIMAL_MAX <= debit <= BC_DECIMAL_MAX):
-            raise ValueError("debitAmount is beyond BC's range")
-        if not (credit.is_finite() and -BC_DECIMAL_MAX <= credit <= BC_DECIMAL_MAX):
-            raise ValueError("creditAmount is beyond BC's range")
+        posting_date, number, debit, credit = entry_core(raw)
         return GlAmount(
             raw["id"],
             number,
@@ -71,13 +51,11 @@ def decode_gl_amount(raw: Json) -> GlAmount:
             raw["accountNumber"],
             debit,
             credit,
-            decode_dimension_set(raw),
+            dimension_set(raw.get("dimensionSetLines")),
         )
-    except KeyError as exc:
-        raise BcDecodeError(f"field {exc.args[0]!r} is missing from {entry_name(raw)}") from None
     except InexactNumber:
-        raise
-    except (ValueError, TypeError, AttributeError) as exc:
+        raise  # the pager re-parses the page with exact decimals
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise diagnose_entry(raw, exc) from None
 
 

@@ -173,11 +173,8 @@ _SETS: dict[tuple[tuple[Any, ...], ...], tuple[DimensionSetLine, ...]] = {}
 _MAX_SETS = 65_536
 
 
-def _dimension_set(raw: Json) -> tuple[DimensionSetLine, ...]:
-    return _set_lines(raw.get("dimensionSetLines"))
-
-
-def _set_lines(children: Any) -> tuple[DimensionSetLine, ...]:
+def dimension_set(children: Any) -> tuple[DimensionSetLine, ...]:
+    """The (shared, immutable) dimension set of expanded ``dimensionSetLines``."""
     if not children:
         return ()
     try:
@@ -190,11 +187,6 @@ def _set_lines(children: Any) -> tuple[DimensionSetLine, ...]:
         if len(_SETS) < _MAX_SETS:
             _SETS[key] = found
     return found
-
-
-def decode_dimension_set(raw: Json) -> tuple[DimensionSetLine, ...]:
-    """The (shared, immutable) dimension set of a record with expanded dimension set lines."""
-    return _dimension_set(raw)
 
 
 def dimension_map(lines: tuple[DimensionSetLine, ...]) -> dict[str, str]:
@@ -270,17 +262,34 @@ class GlEntry:
         return None
 
 
+def entry_core(raw: Json) -> tuple[date, int, Decimal, Decimal]:
+    """Posting date, entry number, debit and credit of a G/L entry: what every G/L decoder reads.
+
+    The fast path of millions of entries: fields are read directly and a failure raises
+    ``KeyError``/``TypeError``/``ValueError`` for the decoder to explain (``diagnose_entry``).
+    """
+    posting_date = parse_date(raw["postingDate"])
+    if posting_date is None:
+        raise BcDecodeError(f"{entry_name(raw)} has a blank posting date")
+    number = raw["entryNumber"]
+    if type(number) is not int:  # not int(): that takes "12" and truncates 12.7
+        raise TypeError("entryNumber")
+    debit, credit = to_decimal(raw["debitAmount"]), to_decimal(raw["creditAmount"])
+    # BC's decimals stop at +/-999,999,999,999,999.99: anything beyond (1e300, Infinity, NaN --
+    # not compared, as it is not finite) is a broken payload, refused before it is summed
+    if not (
+        debit.is_finite()
+        and credit.is_finite()
+        and _LOWEST <= debit <= BC_DECIMAL_MAX
+        and _LOWEST <= credit <= BC_DECIMAL_MAX
+    ):
+        raise ValueError("an amount beyond BC's range")  # diagnose_entry names the field
+    return posting_date, number, debit, credit
+
+
 def decode_gl_entry(raw: Json) -> GlEntry:
     try:
-        posting_date = parse_date(raw["postingDate"])
-        if posting_date is None:
-            raise BcDecodeError(f"{entry_name(raw)} has a blank posting date")
-        number = raw["entryNumber"]
-        if type(number) is not int:  # not int(): that takes "12" and truncates 12.7
-            raise TypeError("entryNumber")
-        debit, credit = to_decimal(raw["debitAmount"]), to_decimal(raw["creditAmount"])
-        if not (_LOWEST <= debit <= BC_DECIMAL_MAX and _LOWEST <= credit <= BC_DECIMAL_MAX):
-            raise ValueError("an amount beyond BC's range")  # diagnose_entry names the field
+        posting_date, number, debit, credit = entry_core(raw)
         return GlEntry(
             raw["id"],
             number,
@@ -293,13 +302,11 @@ def decode_gl_entry(raw: Json) -> GlEntry:
             debit,
             credit,
             parse_datetime(raw["lastModifiedDateTime"]),
-            _dimension_set(raw),
+            dimension_set(raw.get("dimensionSetLines")),
         )
-    except KeyError as exc:  # the hot path reads fields directly; name the missing one
-        raise BcDecodeError(f"field {exc.args[0]!r} is missing from {entry_name(raw)}") from None
     except InexactNumber:
         raise  # the pager re-parses the page with exact decimals
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise diagnose_entry(raw, exc) from None
 
 
@@ -326,6 +333,8 @@ def diagnose_entry(raw: Any, cause: Exception) -> BcDecodeError:
     if not isinstance(raw, Mapping):
         return BcDecodeError(f"a G/L entry record is not a JSON object: {str(raw)[:80]!r}")
     entry = entry_name(raw)
+    if isinstance(cause, KeyError):  # the fast path reads fields directly
+        return BcDecodeError(f"field {cause.args[0]!r} is missing from {entry}")
     for name, check in _ENTRY_FIELDS:
         if name not in raw:
             continue
@@ -504,7 +513,7 @@ def decode_purchase_order(raw: Json) -> PurchaseOrder:
         fully_received=f("fullyReceived", _flag),
         last_modified=f("lastModifiedDateTime", _moment),
         lines=f.expanded("purchaseOrderLines", _list_of(decode_purchase_order_line)),
-        dimensions=f.expanded("dimensionSetLines", _set_lines),
+        dimensions=f.expanded("dimensionSetLines", dimension_set),
     )
 
 
@@ -560,7 +569,7 @@ def decode_journal_line(raw: Json) -> JournalLine:
         description=f("description", _text),
         last_modified=f("lastModifiedDateTime", _moment),
         etag=f("@odata.etag", _text),
-        dimensions=f.expanded("dimensionSetLines", _set_lines),
+        dimensions=f.expanded("dimensionSetLines", dimension_set),
     )
 
 

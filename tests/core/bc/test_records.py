@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import orjson
 import pytest
 
+from bc_anaplan.bc.amounts import decode_gl_amount
 from bc_anaplan.bc.errors import BcDecodeError, PagingLoopError
 from bc_anaplan.bc.paging import next_url, parse_page
 from bc_anaplan.bc.records import (
@@ -65,6 +68,32 @@ def test_a_missing_field_names_itself() -> None:
     raw = {k: v for k, v in GL_ENTRY.items() if k != "debitAmount"}
     with pytest.raises(BcDecodeError, match="debitAmount"):
         decode_gl_entry(raw)
+
+
+@pytest.mark.parametrize("decode", [decode_gl_entry, decode_gl_amount])
+@pytest.mark.parametrize("field", ["debitAmount", "creditAmount"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1e300, 1e16])
+def test_both_gl_decoders_refuse_an_amount_beyond_bc_range_naming_the_field(
+    decode: Callable[[Any], Any], field: str, value: float
+) -> None:
+    # NaN arrives only through the exact re-parse (json takes the literal); it is not compared
+    with pytest.raises(BcDecodeError, match=f"field '{field}' of G/L entry 1201 is not valid"):
+        decode({**GL_ENTRY, field: value})
+
+
+@pytest.mark.parametrize("decode", [decode_gl_entry, decode_gl_amount])
+def test_both_gl_decoders_name_a_missing_field_and_agree_on_the_shared_fields(
+    decode: Callable[[Any], Any],
+) -> None:
+    with pytest.raises(BcDecodeError, match="field 'entryNumber' is missing from G/L entry"):
+        decode({k: v for k, v in GL_ENTRY.items() if k != "entryNumber"})
+    with pytest.raises(BcDecodeError, match="field 'entryNumber' of G/L entry"):
+        decode({**GL_ENTRY, "entryNumber": True})
+    record = decode(GL_ENTRY)
+    assert (record.entry_number, record.posting_date) == (1201, date(2024, 3, 28))
+    assert (record.debit, record.credit) == (Decimal(0), Decimal("125.5"))
+    assert record.dimension("DEPARTMENT") == "SALES"
+    assert record.dimensions is decode_gl_entry(GL_ENTRY).dimensions  # one shared set
 
 
 def test_blank_posting_date_on_a_gl_entry_is_refused() -> None:

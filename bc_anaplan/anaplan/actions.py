@@ -315,9 +315,6 @@ class Catalog:
     def action_named(self, name: str, *, fresh: bool = False) -> ModelAction:
         return self._named("action", "actions", parse_action, name, fresh)
 
-    def file_named(self, name: str, *, fresh: bool = False) -> ModelFile:
-        return self._named("file", "files", parse_file, name, fresh)
-
     def list_named(self, name: str, *, fresh: bool = False) -> ModelList:
         return self._named("list", "lists", parse_list, name, fresh)
 

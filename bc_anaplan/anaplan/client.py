@@ -142,23 +142,6 @@ class AnaplanClient:
             compression_level=compression_level,
         )
 
-    def upload_bytes(
-        self,
-        action: ImportAction,
-        blocks: Iterable[bytes],
-        *,
-        chunk_bytes: int | None = None,
-        compression_level: int = 6,
-    ) -> files.UploadResult:
-        """Stream ready-made CSV bytes into the file ``action`` imports from."""
-        return files.upload_bytes(
-            self.api,
-            self.catalog.source_file(action),
-            blocks,
-            chunk_bytes=chunk_bytes or self.upload_chunk_bytes,
-            compression_level=compression_level,
-        )
-
     def delete_upload(self, action: ImportAction) -> None:
         """Remove the uploaded content of ``action``'s source file (e.g. after personal data)."""
         files.delete_content(self.api, self.catalog.source_file(action))
@@ -220,6 +203,8 @@ class AnaplanClient:
         sleep: Callable[[float], None] = time.sleep,
         on_status: Callable[[tasks.TaskStatus], None] | None = None,
     ) -> tasks.TaskStatus:
+        """Block until the task ends (see ``tasks.wait_for_task``): for tests and interactive
+        use; orchestrations wait with durable timers (``orchestrators/waiting.py``)."""
         return tasks.wait_for_task(
             self.api, action, task_id, deadline_s=deadline_s, sleep=sleep, on_status=on_status
         )
@@ -227,11 +212,6 @@ class AnaplanClient:
     # -- results ---------------------------------------------------------------------------------
     def rejected_rows(self, status: tasks.TaskStatus, limit: int = 10_000) -> dumps.RejectedRows:
         return dumps.rejected_rows(self.api, status, limit)
-
-    def download_dumps(
-        self, status: tasks.TaskStatus, directory: Path | None = None
-    ) -> list[dumps.FailureDump]:
-        return dumps.download_dumps(self.api, status, directory)
 
     def download_export(
         self, task: tasks.TaskHandle | tasks.TaskStatus, destination: Path | None = None
@@ -246,7 +226,11 @@ class AnaplanClient:
         deadline_s: float = 3600.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> exports.ExportFile:
-        """Start, wait for and download an export (the CLI's one-call form)."""
+        """Start, wait for and download an export in one blocking call.
+
+        For tests and interactive use: no flow calls it (the orchestrations start, poll with
+        durable timers and download in separate activities, see ``flows.anaplan_steps``).
+        """
         handle = self.start_task(export)
         status = self.wait_for_task(
             handle.action, handle.task_id, deadline_s=deadline_s, sleep=sleep

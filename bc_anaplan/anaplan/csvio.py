@@ -122,25 +122,6 @@ def _encode(writer: object, sink: _LineSink, row: Sequence[str], codec: str, num
         raise CsvError(f"line {number} has {bad!r}, which {codec} cannot encode") from None
 
 
-def split_lines(blocks: Iterable[bytes]) -> Iterator[bytes]:
-    """Raw CSV bytes in arbitrary blocks, re-cut so that every piece ends with a newline."""
-    pending = b""
-    for block in blocks:
-        if not block:
-            continue
-        data = pending + block if pending else block
-        cut = data.rfind(b"\n") + 1
-        pending = data[cut:]
-        if cut:
-            start = 0
-            while start < cut:
-                end = data.index(b"\n", start) + 1
-                yield data[start:end]
-                start = end
-    if pending:
-        yield pending + b"\n"
-
-
 @dataclass(frozen=True)
 class GzipChunk:
     index: int

@@ -19,8 +19,7 @@ import contextlib
 import logging
 import os
 import tempfile
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +36,6 @@ from bc_anaplan.anaplan.tasks import (
     TaskStatus,
     get_task,
     list_tasks,
-    start_task,
-    wait_for_task,
 )
 
 log = logging.getLogger("bc_anaplan.anaplan.exports")
@@ -188,19 +185,3 @@ def _check_latest(api: ModelApi, status: TaskStatus) -> None:
             f"export {status.action.name!r} ran again after task {status.task_id} "
             f"(task {later[-1]}); its file may hold that run's output and is not handed on"
         )
-
-
-def run_export(
-    api: ModelApi,
-    export: ExportAction,
-    destination: Path | None = None,
-    *,
-    deadline_s: float = 3600.0,
-    sleep: Callable[[float], None] | None = None,
-) -> ExportFile:
-    """Start, wait for and download an export (the CLI's one-call form)."""
-    handle = start_task(api, export)
-    status = wait_for_task(
-        api, export, handle.task_id, deadline_s=deadline_s, sleep=sleep or time.sleep
-    )
-    return download_export(api, status, destination)

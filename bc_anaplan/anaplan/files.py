@@ -43,7 +43,6 @@ from bc_anaplan.anaplan.csvio import (
     GzipChunk,
     GzipChunker,
     encode_lines,
-    split_lines,
 )
 from bc_anaplan.anaplan.errors import FileGuardError, ProtocolError
 
@@ -58,7 +57,7 @@ class UploadResult:
 
     file_id: str
     file_name: str
-    rows: int  # data rows (rows given) or lines (bytes given)
+    rows: int  # data rows
     bytes: int
     compressed_bytes: int
     chunks: int
@@ -94,22 +93,6 @@ def upload_rows(
     lines = encode_lines(rows, layout, header)
     result = _upload(api, file, lines, GzipChunker(chunk_bytes, compression_level))
     return UploadResult(**{**result.to_dict(), "rows": max(0, result.rows - preamble)})
-
-
-def upload_bytes(
-    api: ModelApi,
-    file: ModelFile,
-    blocks: Iterable[bytes],
-    *,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-    compression_level: int = 6,
-) -> UploadResult:
-    """Upload CSV text that is already in ``file``'s encoding and layout, in blocks of any size.
-
-    Chunks are cut after a newline; a newline inside a quoted field may end a chunk, which is
-    harmless because Anaplan reads the chunks as one file.
-    """
-    return _upload(api, file, split_lines(blocks), GzipChunker(chunk_bytes, compression_level))
 
 
 def _upload(

@@ -18,7 +18,8 @@ as still running. ``COMPLETE`` only says the task ended; ``result.successful`` s
 result's ``details`` are decoded into row counts (hierarchy and module imports report the same
 keys; processes nest one result per step).
 
-**Waiting.** ``wait_for_task`` is for the CLI: it polls no more often than every 5 s, then less
+**Waiting.** ``wait_for_task`` blocks, so no flow uses it (the orchestrations wait with durable
+timers); it serves tests and interactive use. It polls no more often than every 5 s, then less
 often for long tasks (``poll_interval``), stops on ``COMPLETE`` *and* ``CANCELLED``, and at its
 deadline asks Anaplan to cancel the task and raises. The sleep is injectable so tests run fast
 against the real sandbox.

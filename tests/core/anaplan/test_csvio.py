@@ -15,7 +15,6 @@ from bc_anaplan.anaplan.csvio import (
     GzipChunker,
     encode_lines,
     read_records,
-    split_lines,
 )
 
 
@@ -84,14 +83,6 @@ def test_missing_header_unencodable_text_and_undelimited_separators_fail_clearly
 def test_no_header_file_starts_with_data() -> None:
     layout = CsvLayout(header_row=0, first_data_row=-1)
     assert b"".join(encode_lines([["a", "b"]], layout, None)) == b"a,b\n"
-
-
-def test_bytes_are_recut_on_newlines_whatever_the_block_size() -> None:
-    data = b"h1,h2\n" + b"".join(f"{i},v{i}\n".encode() for i in range(100)) + b"tail,no-newline"
-    blocks = [data[i : i + 7] for i in range(0, len(data), 7)]
-    pieces = list(split_lines(blocks))
-    assert b"".join(pieces) == data + b"\n"
-    assert all(p.count(b"\n") == 1 and p.endswith(b"\n") for p in pieces)
 
 
 def test_reading_handles_quoted_newlines_across_blocks_and_a_bom() -> None:

@@ -59,7 +59,7 @@ def test_nightly_actuals_timer_starts_one_load_at_a_time(
     land while it runs and start nothing. Once BC is quick again the load ends, and the next
     tick starts the next load."""
     caplog.set_level(logging.INFO, logger="triggers.starting")
-    set_faults(app.sandbox, "bc:slow=1.0,slow_s=0.5")  # every BC answer half a second late
+    set_faults(app.sandbox, "bc:slow=1.0,slow_s=1.0")  # every BC answer a second late
     app.host.serve(port=0)
     seen: set[str] = set()
     concurrent = 0

@@ -8,7 +8,8 @@ and nothing here reads configuration -- limits arrive in the orchestration input
   wait with a timer that grows from 5 s to 60 s, up to a deadline.
 * ``wait_for_task``: the monitor pattern for an Anaplan task -- read its state (one-shot
   activity), and if it is not finished, wait on a timer and read again. Anaplan asks for no more
-  than one poll per 5 seconds: 5 s for the first minute, then 15 s, 30 s, and 60 s. The lease is
+  than one poll per 5 seconds: 5 s for the first minute, then 15 s, 30 s, and 60 s (the client's
+  ``tasks.poll_interval``, scaled by the plan's ``poll_s``). The lease is
   renewed on every poll; at the deadline the task is cancelled and the wait fails.
 """
 
@@ -19,6 +20,8 @@ from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
+
+from bc_anaplan.anaplan.tasks import poll_interval
 
 LOCK_ENTITY = "ModelLock"
 LOCK_TTL_S = 2 * 3600  # longer than any upload + import; renewed while a task runs
@@ -80,18 +83,6 @@ def release_model_lock(
     )
 
 
-def poll_delay_s(elapsed_s: float, first_s: float = 5.0) -> float:
-    """Anaplan's guidance: at most every 5 s at first, backing off for long tasks
-    (5, 15, 30 and 60 s with the default first interval)."""
-    if elapsed_s < 60:
-        return first_s
-    if elapsed_s < 300:
-        return 3 * first_s
-    if elapsed_s < 900:
-        return 6 * first_s
-    return 12 * first_s
-
-
 def wait_for_task(
     context: df.DurableOrchestrationContext,
     task_ref: dict[str, Any],
@@ -135,5 +126,5 @@ def wait_for_task(
                 "progress": status.get("progress"),
             }
         )
-        wake = context.current_utc_datetime + timedelta(seconds=poll_delay_s(elapsed, poll_s))
+        wake = context.current_utc_datetime + timedelta(seconds=poll_interval(elapsed, poll_s))
         yield context.create_timer(wake)

@@ -54,15 +54,20 @@ START_SKEW_S = 300.0  # how far the server's clock may be behind ours when adopt
 MIN_POLL_S = 5.0  # Anaplan: poll an import no more than once every 5 seconds
 
 
-def poll_interval(elapsed_s: float) -> float:
-    """Seconds to wait before the next status read of a task running for ``elapsed_s``."""
+def poll_interval(elapsed_s: float, first_s: float = MIN_POLL_S) -> float:
+    """Seconds to wait before the next status read of a task running for ``elapsed_s``.
+
+    Anaplan's guidance: at most every 5 s at first, backing off for long tasks -- 5, 15, 30 and
+    60 s with the default first interval, which scales the whole schedule (``ANAPLAN_POLL_SECONDS``
+    for the orchestrations). Pure, so the orchestrations' task monitor uses it too.
+    """
     if elapsed_s < 60:
-        return MIN_POLL_S
+        return first_s
     if elapsed_s < 5 * 60:
-        return 15.0
+        return 3 * first_s
     if elapsed_s < 15 * 60:
-        return 30.0
-    return 60.0
+        return 6 * first_s
+    return 12 * first_s
 
 
 # -- result details -------------------------------------------------------------------------------

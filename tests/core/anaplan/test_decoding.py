@@ -164,6 +164,8 @@ def test_process_results_nest_per_step() -> None:
 def test_polling_backs_off_for_long_tasks_but_never_below_five_seconds() -> None:
     intervals = [poll_interval(s) for s in (0, 59, 60, 299, 300, 899, 900, 7200)]
     assert intervals == [5, 5, 15, 15, 30, 30, 60, 60]
+    # the orchestrations' monitor scales the same schedule by its first interval
+    assert [poll_interval(s, 0.5) for s in (0, 60, 300, 900)] == [0.5, 1.5, 3.0, 6.0]
 
 
 def test_handles_round_trip_through_json() -> None:

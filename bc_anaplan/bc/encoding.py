@@ -23,7 +23,6 @@ import orjson
 from bc_anaplan.bc.errors import BcDecodeError
 
 _ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
-_NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]")
 _BLANK_DATE = "0001-01-01"
 MAX_EXACT_DIGITS = 15
 
@@ -37,11 +36,6 @@ def unescape_enum(value: Any) -> str:
     if not isinstance(value, str):
         raise BcDecodeError(f"expected an enum name, got {value!r}")
     return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), value)
-
-
-def escape_enum(name: str) -> str:
-    """The escaped form BC emits: ``"G/L Account"`` -> ``"G_x002F_L_x0020_Account"``."""
-    return _NOT_IDENTIFIER.sub(lambda m: f"_x{ord(m.group()):04X}_", name)
 
 
 def parse_date(value: Any) -> date | None:

@@ -211,15 +211,6 @@ def iter_gl_entries(
     return stream(client, GL_ENTRIES, cursor, page_size=page_size)
 
 
-def iter_gl_entry_pages(
-    client: BcClient, cursor: CursorRun | None = None, *, page_size: int | None = None
-) -> Iterator[list[GlEntry]]:
-    """Like ``iter_gl_entries``, one list per server page (for batch-wise aggregation)."""
-    window = _window(GL_ENTRIES, cursor)
-    for page in iter_pages(client, GL_ENTRIES, filter_expression=window, page_size=page_size):
-        yield cursor.admit(page) if cursor is not None else page
-
-
 def iter_dimensions(client: BcClient) -> Iterator[Dimension]:
     return stream(client, DIMENSIONS)
 

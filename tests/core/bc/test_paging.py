@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from bc_anaplan.bc import BcClient, Cursor, iter_gl_entries, iter_gl_entry_pages, paging
+from bc_anaplan.bc import BcClient, Cursor, iter_gl_entries, paging
 from bc_anaplan.bc.amounts import GL_AMOUNTS, iter_gl_amounts
 from bc_anaplan.bc.encoding import parse_datetime
 from bc_anaplan.bc.errors import BcDecodeError
+from bc_anaplan.bc.streams import GL_ENTRIES
 from tests.core.bc.conftest import Controls, count, make_client
 from tests.support.processes import running_sandbox
 
@@ -48,7 +49,7 @@ def test_pages_follow_next_links_one_page_in_memory(
 ) -> None:
     client = make_client(big, page_size=page_size)
     big_controls.reset_requests()
-    pages = iter_gl_entry_pages(client)
+    pages = paging.iter_pages(client, GL_ENTRIES)
     first = next(pages)
     assert len(first) == page_size
     assert gl_gets(big_controls) == 1  # the next page is only asked for when needed
@@ -68,7 +69,7 @@ def test_token_expiring_mid_stream_is_renewed_without_losing_a_page(
     client = make_client(big, page_size=10_000)
     entra_before = big_controls.requests("entra")
     bc_before = big_controls.requests()
-    pages = iter_gl_entry_pages(client)
+    pages = paging.iter_pages(client, GL_ENTRIES)
     seen = [e.id for e in next(pages)]
     big_controls.advance_clock(3600)  # past the token's 3599 s on BC's clock, not on MSAL's
     for page in pages:

@@ -212,13 +212,6 @@ def shared_client(api: str, base_url: str, http: HttpSettings) -> httpx.Client:
         return client
 
 
-def close_all_clients() -> None:
-    with _clients_lock:
-        for client in _clients.values():
-            client.close()
-        _clients.clear()
-
-
 # Transport errors raised before a single byte of the request left: always safe to retry.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 

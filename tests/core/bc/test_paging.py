@@ -118,7 +118,9 @@ def read(client: BcClient, cursor: Cursor, *, expect: set[int], duplicates: int 
 WINDOW = Cursor(posting_from=date(2000, 1, 1), posting_to=date(2099, 12, 31)).filter()
 
 
-def wait_for_gl_gets(controls: Controls, wanted: int, seconds: float = 10.0) -> int:
+def wait_for_gl_gets(controls: Controls, wanted: int, seconds: float = 30.0) -> int:
+    """G/L entry GETs the sandbox has logged, once ``wanted`` are (or after ``seconds``: a
+    loaded shared machine can take several seconds to render a 7,000-entry page)."""
     deadline = time.monotonic() + seconds
     while (seen := gl_gets(controls)) < wanted and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -234,7 +234,6 @@ def plan_lines(demo: Demo) -> None:
 def reconciliation(demo: Demo) -> None:
     """Net income per period: BC's trial balance next to Anaplan's GL Actuals."""
     from bc_anaplan.bc import streams
-    from bc_anaplan.flows.actuals import parse_bc_amount
     from bc_anaplan.periods import Period, PeriodNaming, months
 
     bc = demo.rt.bc()
@@ -254,17 +253,11 @@ def reconciliation(demo: Demo) -> None:
     say(f"   {'period':<8} {'BC trial balance':>18} {'Anaplan':>18}  match")
     all_match = True
     for period in months(Period(2025, 1), Period(2026, 12)):
-        params = {
-            "$filter": f"dateFilter ge {period.first_day} and dateFilter le {period.last_day}"
-        }
-        rows = bc.get(
-            bc.company_url("trialBalances"), params=params, headers={"Accept-Language": "en-US"}
-        ).json()["value"]
         bc_net = sum(
             (
-                parse_bc_amount(r["totalDebit"]) - parse_bc_amount(r["totalCredit"])
-                for r in rows
-                if r["number"] in income
+                row.total_debit - row.total_credit
+                for row in streams.iter_trial_balance(bc, period.first_day, period.last_day)
+                if row.number in income
             ),
             Decimal(0),
         )

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from bc_anaplan.actuals import (
@@ -342,15 +342,6 @@ def _quarantine_records(result: PeriodAggregate, label: str | None = None) -> It
             },
             label or result.period.key,
         )
-
-
-def parse_bc_amount(text: str) -> Decimal:
-    """A trial-balance amount, formatted by BC as text (``"72,893.84"``, requested en-US)."""
-    cleaned = text.replace(",", "").strip()
-    try:
-        return Decimal(cleaned) if cleaned else ZERO
-    except InvalidOperation:
-        raise ValueError(f"trial balance amount {text!r} is not a number") from None
 
 
 def trial_balance_check(

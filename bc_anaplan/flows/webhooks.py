@@ -4,9 +4,10 @@ A BC notification carries no data, only "something at this resource changed arou
 So the endpoint (``triggers/notifications``) only checks the ``clientState`` and starts a
 ``webhook_apply`` run for the items it has not seen before, and that run reads BC itself:
 
-* accounts, dimension values, employees -> which Anaplan list is affected (a dimension value is
-  read to learn its dimension); the list is then aligned exactly as in reference sync, which
-  also covers ``deleted`` (members gone from BC are flagged) and ``collection`` notifications;
+* accounts, dimension values, employees -> which Anaplan list is affected (the changed dimension
+  values are read, up to 25 in one filtered request, to learn their dimensions); the list is
+  then aligned exactly as in reference sync, which also covers ``deleted`` (members gone from BC
+  are flagged) and ``collection`` notifications;
 * G/L entries -> the posting periods they touch are recorded as pending for the next actuals
   load (the incremental cursor guarantees that load picks them up; with
   ``webhooks.autoload_actuals`` the endpoint starts it at once).
@@ -25,6 +26,7 @@ remain the safety net.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -38,8 +40,8 @@ from bc_anaplan.bc import streams
 from bc_anaplan.bc.client import BcClient
 from bc_anaplan.bc.cursor import Cursor
 from bc_anaplan.bc.encoding import parse_date
-from bc_anaplan.bc.errors import BcError
 from bc_anaplan.bc.paging import iter_pages
+from bc_anaplan.bc.records import DimensionValue
 from bc_anaplan.bc.subscriptions import (
     MAX_SUBSCRIPTIONS,
     company_resource,
@@ -65,6 +67,8 @@ from bc_anaplan.storage import query_partition, safe_key
 WEBHOOK_PATH = "/api/bc/notifications"
 RENEW_WITHIN = timedelta(hours=24)
 MAX_TARGETED_READS = 50
+IDS_PER_FILTER = 25  # about 1.4 KB of encoded filter: 50 changed values cost two reads
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 GL_ENTRIES = "generalLedgerEntries"
 PARTITION = "subscriptions"
 
@@ -290,22 +294,30 @@ def _dimension_lists(bc: BcClient, pipeline: Pipeline, request: dict[str, Any]) 
     resources = request.get("resources") or []
     if request.get("collection") or not resources or len(resources) > MAX_TARGETED_READS:
         return every
-    codes = {d.id: d.code for d in streams.iter_dimensions(bc)}
-    found: set[str] = set()
+    ids: set[str] = set()
     for resource in resources:
-        value_id = _key_of(resource)
-        if value_id is None:
+        key = _key_of(resource)
+        if key is None or not _GUID.fullmatch(key):  # none, or one that cannot go in a filter
             return every
-        try:
-            raw = bc.get(bc.company_url(f"dimensionValues({value_id})")).json()
-        except BcError as exc:
-            if exc.status == 404:  # deleted: its dimension cannot be read any more
-                return every
-            raise
-        code = codes.get(str(raw.get("dimensionId", "")).lower())
-        if code:
-            found.add(f"dimension:{code}")
+        ids.add(key.lower())
+    values = _dimension_values(bc, sorted(ids))
+    if {value.id.lower() for value in values} != ids:  # deleted: its dimension is unknowable
+        return every
+    codes = {d.id.lower(): d.code for d in streams.iter_dimensions(bc)}
+    found = {f"dimension:{codes.get(v.dimension_id.lower())}" for v in values}
     return [key for key in every if key in found]
+
+
+def _dimension_values(bc: BcClient, ids: list[str]) -> list[DimensionValue]:
+    """The dimension values with these ids, read by ``$filter`` (``or`` on one field), a few
+    ids per request so that the URL stays well under the 2 KB a query string may safely be."""
+    values: list[DimensionValue] = []
+    for start in range(0, len(ids), IDS_PER_FILTER):
+        chunk = ids[start : start + IDS_PER_FILTER]
+        where = " or ".join(f"id eq {value_id}" for value_id in chunk)
+        for page in iter_pages(bc, streams.DIMENSION_VALUES, filter_expression=where):
+            values.extend(page)
+    return values
 
 
 def _key_of(resource: str) -> str | None:

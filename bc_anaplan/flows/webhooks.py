@@ -260,18 +260,7 @@ def targets(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
             {"lists": lists, "pending_periods": periods},
         ),
     )
-    if periods:
-        rt.audit.record(
-            run_id,
-            [
-                AuditRecord(
-                    "event",
-                    "pending-periods",
-                    "G/L entries changed: the next actuals load recomputes these periods",
-                    {"periods": periods},
-                )
-            ],
-        )
+    _record_pending(rt, run_id, periods, polled=False)
     specs = {s.key: s.to_dict() for s in reference_lists(pipeline)}
     if pipeline.employees:
         specs["employees"] = employee_list(pipeline).to_dict()
@@ -381,7 +370,7 @@ def poll_unsubscribed(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:
         )
         if entity_set == GL_ENTRIES:
             periods = [p.key for p in sorted(touched)]
-            _record_pending(rt, run_id, periods)
+            _record_pending(rt, run_id, periods, polled=True)
             continue
         found = targets(
             rt,
@@ -453,20 +442,22 @@ def _poll_ledger(
     return polled, touched
 
 
-def _record_pending(rt: Runtime, run_id: str, periods: list[str]) -> None:
-    if periods:
-        rt.audit.record(
-            run_id,
-            [
-                AuditRecord(
-                    "event",
-                    "pending-periods",
-                    "G/L entries changed while no subscription watched them: the next "
-                    "actuals load recomputes these periods",
-                    {"periods": periods},
-                )
-            ],
-        )
+def _record_pending(rt: Runtime, run_id: str, periods: list[str], *, polled: bool) -> None:
+    """The audit event that periods are pending, from a notification or from polling."""
+    if not periods:
+        return
+    how = " while no subscription watched them" if polled else ""
+    rt.audit.record(
+        run_id,
+        [
+            AuditRecord(
+                "event",
+                "pending-periods",
+                f"G/L entries changed{how}: the next actuals load recomputes these periods",
+                {"periods": periods},
+            )
+        ],
+    )
 
 
 def commit_poll_marks(rt: Runtime, request: dict[str, Any]) -> dict[str, Any]:

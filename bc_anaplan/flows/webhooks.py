@@ -50,7 +50,6 @@ from bc_anaplan.bc.subscriptions import (
 )
 from bc_anaplan.flows.actuals import STAMPS
 from bc_anaplan.flows.polling import (
-    ANY_TIME,
     PollMark,
     PollResult,
     commit_mark,
@@ -420,7 +419,7 @@ def _poll_ledger(
 
     Without an actuals cursor nothing is polled: no actuals load has run yet, and the first one
     reads every entry anyway. The entries the actuals load already handled inside its overlap
-    are known by id only; they are not changes.
+    are known with their timestamps: they are not changes, unless re-stamped since.
     """
     previous = PollMark.from_dict(stored)
     if previous is None:
@@ -428,7 +427,7 @@ def _poll_ledger(
         if not actuals or not actuals.get("start"):
             return None, set()
         loaded = Cursor.from_dict(actuals)
-        previous = PollMark(loaded.start, dict.fromkeys(loaded.seen, ANY_TIME))
+        previous = PollMark(loaded.start, dict(loaded.seen))
     touched: set[Period] = set()
 
     def visit(row: dict[str, Any]) -> None:

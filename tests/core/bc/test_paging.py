@@ -135,7 +135,11 @@ def test_the_next_page_is_asked_for_while_this_one_is_worked_on(
     pages = paging.iter_pages_ahead(client, GL_AMOUNTS, filter_expression=WINDOW)
     first = next(pages)
     assert len(first) == 7_000
-    assert wait_for_gl_gets(big_controls, 2) == 2  # page 2 requested before page 1 is done
+    # page 2 is requested before page 1 is done; at most two raw pages wait besides the one
+    # being worked on (one queued, one in the producer's hand), so the read-ahead stops at 3
+    assert wait_for_gl_gets(big_controls, 3) == 3
+    time.sleep(1.0)
+    assert gl_gets(big_controls) == 3  # and no further while page 1 is held
     ids = [e.id for e in first] + [e.id for page in pages for e in page]
     assert len(ids) >= ENTRIES and len(set(ids)) == len(ids)  # every entry exactly once
     assert gl_gets(big_controls) == len(ids) // 7_000 + 1  # and not one request more
